@@ -1,0 +1,50 @@
+# The two commands most people need:
+#   make run    start the whole platform on this machine with demo data (embedded store)
+#   make test   the whole test suite (what CI runs)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format test-faults bench bench-smoke seed rebuild status parked broker clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+broker:
+	@scripts/ensure-rabbitmq
+
+run: $(STAMP) broker
+	$(BIN)/portalctl run
+
+test: $(STAMP) broker lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-faults: $(STAMP) broker
+	$(BIN)/python -m pytest -m faults
+
+bench: $(STAMP) broker
+	$(BIN)/python -m bench
+
+bench-smoke: $(STAMP) broker
+	$(BIN)/python -m bench --smoke
+
+seed rebuild status parked: $(STAMP)
+	$(BIN)/portalctl $@
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""Every schema of the platform in one place: fields, events, commands, the envelope."""

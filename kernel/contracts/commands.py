@@ -1,0 +1,157 @@
+"""Every command (an RPC call that changes state) and query a service accepts.
+
+The gateway validates HTTP bodies against these before calling a service, and each service
+validates again at its own RPC edge: a caller that bypasses the gateway gets the same
+errors. Field names match the HTTP API (see ``services/gateway/openapi.yaml``).
+"""
+
+from __future__ import annotations
+
+from kernel.contracts import fields as f
+
+
+def _required(schema: dict, *optional: str) -> dict:
+    return {key: {"required": key not in optional, **rule} for key, rule in schema.items()}
+
+
+# identity ---------------------------------------------------------------------------------
+
+SAVE_CONTACT = _required(
+    {
+        "id": f.entity_id(),
+        "email": f.email(nullable=True),
+        "name": f.one_line(f.MAX_NAME, nullable=True),
+        "attributes": f.CONTACT_ATTRIBUTES,
+    },
+    "email",
+    "name",
+    "attributes",
+)
+
+START_SESSION_WITH_HASH = _required(
+    {
+        "user_id": f.entity_id(),
+        "email": f.email(nullable=True),
+        "user_hash": {"type": "string", "regex": r"[0-9a-fA-F]{64}\Z"},
+    },
+    "email",
+)
+
+START_SESSION_WITH_TOKEN = _required(
+    {"token": {"type": "string", "minlength": 1, "maxlength": 4096}}
+)
+
+CHANGE_PORTAL_SETTINGS = _required(
+    {"preview_enabled": {"type": "boolean"}, "visibility_conditions": f.VISIBILITY_CONDITIONS},
+    "preview_enabled",
+    "visibility_conditions",
+)
+
+# companies --------------------------------------------------------------------------------
+
+CREATE_COMPANY = _required({"id": f.entity_id(), "name": f.one_line(f.MAX_NAME)})
+RENAME_COMPANY = _required({"name": f.one_line(f.MAX_NAME)})
+ADD_MEMBER = _required({"user_id": f.entity_id()})
+
+# tickets ----------------------------------------------------------------------------------
+
+_TICKET_FIELDS = {
+    "type": f.TICKET_TYPE,
+    "title": f.one_line(f.MAX_TITLE),
+    "description": f.text(),
+    "creator_id": f.entity_id(),
+    "participant_ids": f.id_list(),
+    # Absent: the automatic company rule. null: "No company".
+    "company_id": f.entity_id(nullable=True),
+    "attributes": f.TICKET_ATTRIBUTES,
+    "state": {"type": "string", "allowed": list(f.TICKET_STATES)},
+}
+
+CREATE_TICKET = _required(
+    {**_TICKET_FIELDS, "conversation_id": f.entity_id(nullable=True)},
+    "description",
+    "participant_ids",
+    "company_id",
+    "attributes",
+    "state",
+    "conversation_id",
+)
+
+# Converting a conversation: its starter is the default creator, its participants join.
+CONVERT_CONVERSATION = _required(
+    _TICKET_FIELDS,
+    "description",
+    "creator_id",
+    "participant_ids",
+    "company_id",
+    "attributes",
+    "state",
+)
+
+UPDATE_TICKET = _required(
+    {
+        key: _TICKET_FIELDS[key]
+        for key in ("state", "title", "description", "company_id", "attributes")
+    },
+    "state",
+    "title",
+    "description",
+    "company_id",
+    "attributes",
+)
+
+LINK_CONVERSATION = _required({"conversation_id": f.entity_id()})
+
+# messenger_bridge -------------------------------------------------------------------------
+
+START_CONVERSATION = _required({"user_id": f.entity_id(), "body": f.text(minlength=1)})
+
+ADD_PART = _required(
+    {
+        "author_type": {"type": "string", "allowed": list(f.AUTHOR_TYPES)},
+        "author_id": f.entity_id(),
+        "author_name": f.one_line(f.MAX_NAME, nullable=True),
+        "body": f.text(minlength=1),
+        "internal": {"type": "boolean"},
+    },
+    "author_name",
+    "internal",
+)
+
+# portal_query -----------------------------------------------------------------------------
+
+SORT_COLUMNS = ("id", "type", "state", "created_at", "updated_at")
+MAX_PER_PAGE = 100
+
+TICKET_QUERY = _required(
+    {
+        "q": {"type": "string", "maxlength": 200, "check_with": "one_line"},
+        "type": f.TICKET_TYPE,
+        "state": {"type": "string", "allowed": list(f.TICKET_STATES)},
+        "creator_id": f.entity_id(),
+        "company_id": f.entity_id(),
+        "created_from": {"type": "float"},
+        "created_to": {"type": "float"},
+        "updated_from": {"type": "float"},
+        "updated_to": {"type": "float"},
+        "sort": {"type": "string", "allowed": list(SORT_COLUMNS)},
+        "order": {"type": "string", "allowed": ["asc", "desc"]},
+        "page": {"type": "integer", "min": 1, "max": 100_000},
+        "per_page": {"type": "integer", "min": 1, "max": MAX_PER_PAGE},
+    },
+    *(
+        "q",
+        "type",
+        "state",
+        "creator_id",
+        "company_id",
+        "created_from",
+        "created_to",
+        "updated_from",
+        "updated_to",
+        "sort",
+        "order",
+        "page",
+        "per_page",
+    ),
+)

@@ -1,0 +1,226 @@
+"""Every event of the platform: its stream category, owning service and payload schema.
+
+Events are keyed by ``(type, schema_version)``. A change to a payload's shape gets a new
+version here; stored events keep the version they were written with. Streams are named
+``<category>-<id>``; each category belongs to exactly one service, which alone may append to
+it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kernel.contracts import fields as f
+
+CATEGORY_OWNERS = {
+    "contact": "identity",
+    "session": "identity",
+    "portal_settings": "identity",
+    "company": "companies",
+    "ticket": "tickets",
+    "conversation": "messenger_bridge",
+}
+
+# The portal settings are one per workspace: a single stream.
+PORTAL_SETTINGS_STREAM = "portal_settings-workspace"
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    version: int
+    category: str
+    schema: dict
+
+    @property
+    def owner(self) -> str:
+        return CATEGORY_OWNERS[self.category]
+
+
+def _required(schema: dict) -> dict:
+    """Every payload field is required unless the rule says otherwise."""
+    return {key: {"required": True, **rule} for key, rule in schema.items()}
+
+
+_CONTACT_STATE = _required(
+    {
+        "contact_id": f.entity_id(),
+        "email": f.email(nullable=True),
+        "name": f.one_line(f.MAX_NAME, nullable=True),
+        "attributes": f.CONTACT_ATTRIBUTES,
+    }
+)
+
+_TICKET_CREATED = _required(
+    {
+        "ticket_id": f.ticket_id(),
+        "ticket_type": f.TICKET_TYPE,
+        "state": {"type": "string", "allowed": list(f.TICKET_STATES)},
+        "title": f.one_line(f.MAX_TITLE),
+        "description": f.text(),
+        "attributes": f.TICKET_ATTRIBUTES,
+        "creator_id": f.entity_id(),
+        "participant_ids": f.id_list(),
+        "company_id": f.entity_id(nullable=True),
+        "conversation_id": f.entity_id(nullable=True),
+    }
+)
+
+_EVENTS = [
+    # identity
+    EventType("ContactCreated", 1, "contact", _CONTACT_STATE),
+    EventType("ContactUpdated", 1, "contact", _CONTACT_STATE),
+    EventType(
+        "PortalSessionStarted",
+        1,
+        "session",
+        _required(
+            {
+                "session_id": f.uuid(),
+                "contact_id": f.entity_id(),
+                "method": {"type": "string", "allowed": list(f.SESSION_METHODS)},
+                "expires_at": f.timestamp(),
+            }
+        ),
+    ),
+    EventType(
+        "PortalSessionRevoked",
+        1,
+        "session",
+        _required({"session_id": f.uuid(), "contact_id": f.entity_id()}),
+    ),
+    EventType(
+        "PortalSettingsChanged",
+        1,
+        "portal_settings",
+        _required(
+            {
+                "preview_enabled": {"type": "boolean"},
+                "visibility_conditions": f.VISIBILITY_CONDITIONS,
+            }
+        ),
+    ),
+    # companies
+    EventType(
+        "CompanyCreated",
+        1,
+        "company",
+        _required({"company_id": f.entity_id(), "name": f.one_line(f.MAX_NAME)}),
+    ),
+    EventType(
+        "CompanyRenamed",
+        1,
+        "company",
+        _required({"company_id": f.entity_id(), "name": f.one_line(f.MAX_NAME)}),
+    ),
+    EventType(
+        "CompanyMemberAdded",
+        1,
+        "company",
+        _required({"company_id": f.entity_id(), "contact_id": f.entity_id()}),
+    ),
+    EventType(
+        "CompanyMemberRemoved",
+        1,
+        "company",
+        _required({"company_id": f.entity_id(), "contact_id": f.entity_id()}),
+    ),
+    # tickets
+    EventType("TicketCreated", 1, "ticket", _TICKET_CREATED),
+    EventType(
+        "TicketStateChanged",
+        1,
+        "ticket",
+        _required(
+            {
+                "ticket_id": f.ticket_id(),
+                "state": {"type": "string", "allowed": list(f.TICKET_STATES)},
+                "previous_state": {"type": "string", "allowed": list(f.TICKET_STATES)},
+            }
+        ),
+    ),
+    EventType(
+        "TicketEdited",
+        1,
+        "ticket",
+        {
+            "ticket_id": f.ticket_id(required=True),
+            "title": f.one_line(f.MAX_TITLE),
+            "description": f.text(),
+        },
+    ),
+    EventType(
+        "TicketAttributesChanged",
+        1,
+        "ticket",
+        _required({"ticket_id": f.ticket_id(), "attributes": f.TICKET_ATTRIBUTES}),
+    ),
+    EventType(
+        "TicketCompanyAssigned",
+        1,
+        "ticket",
+        _required(
+            {
+                "ticket_id": f.ticket_id(),
+                "company_id": f.entity_id(nullable=True),
+                "previous_company_id": f.entity_id(nullable=True),
+            }
+        ),
+    ),
+    EventType(
+        "TicketConversationLinked",
+        1,
+        "ticket",
+        _required(
+            {
+                "ticket_id": f.ticket_id(),
+                "conversation_id": f.entity_id(),
+                "participant_ids": f.id_list(),
+            }
+        ),
+    ),
+    # messenger_bridge
+    EventType(
+        "ConversationStarted",
+        1,
+        "conversation",
+        _required({"conversation_id": f.entity_id(), "contact_id": f.entity_id()}),
+    ),
+    EventType(
+        "ConversationPartAdded",
+        1,
+        "conversation",
+        _required(
+            {
+                "conversation_id": f.entity_id(),
+                "part_id": f.entity_id(),
+                "author_type": {"type": "string", "allowed": list(f.AUTHOR_TYPES)},
+                "author_id": f.entity_id(),
+                "author_name": f.one_line(f.MAX_NAME, nullable=True),
+                "body": f.text(minlength=1),
+                "internal": {"type": "boolean"},
+            }
+        ),
+    ),
+    EventType(
+        "ConversationParticipantJoined",
+        1,
+        "conversation",
+        _required(
+            {
+                "conversation_id": f.entity_id(),
+                "contact_id": f.entity_id(),
+                "ticket_id": f.ticket_id(nullable=True),
+            }
+        ),
+    ),
+]
+
+EVENT_TYPES: dict[tuple[str, int], EventType] = {(e.name, e.version): e for e in _EVENTS}
+LATEST_VERSION: dict[str, int] = {}
+for _event in _EVENTS:
+    LATEST_VERSION[_event.name] = max(LATEST_VERSION.get(_event.name, 0), _event.version)
+
+
+def category_of(stream_id: str) -> str:
+    return stream_id.split("-", 1)[0]

@@ -1,0 +1,130 @@
+"""Field rules shared by every schema, with the documented limits.
+
+Limits (also in the README): ids 1-64 characters of ``A-Z a-z 0-9 _ . @ : -``; names 200;
+ticket titles 300; descriptions and message bodies 20,000; attribute values 1,000; at most
+50 attributes, 50 participants and 20 visibility conditions.
+"""
+
+from __future__ import annotations
+
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,63}"
+ATTRIBUTE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9 _-]{0,63}"
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})"
+
+MAX_NAME = 200
+MAX_TITLE = 300
+MAX_TEXT = 20_000
+MAX_ATTRIBUTE_VALUE = 1_000
+MAX_ATTRIBUTES = 50
+MAX_PARTICIPANTS = 50
+MAX_CONDITIONS = 20
+
+TICKET_STATES = ("submitted", "in_progress", "waiting_on_customer", "resolved")
+AUTHOR_TYPES = ("user", "teammate")
+CONDITION_OPERATORS = ("eq", "neq", "in")
+SESSION_METHODS = ("user_hash", "jwt")
+
+
+def entity_id(**extra) -> dict:
+    return {"type": "string", "regex": ID_PATTERN + r"\Z", **extra}
+
+
+def ticket_id(**extra) -> dict:
+    return {"type": "integer", "min": 1, "max": 2**53, **extra}
+
+
+def uuid(**extra) -> dict:
+    return {"type": "string", "regex": UUID_PATTERN + r"\Z", **extra}
+
+
+def timestamp(**extra) -> dict:
+    return {"type": "string", "regex": TIMESTAMP_PATTERN + r"\Z", **extra}
+
+
+def one_line(maxlength: int, minlength: int = 1, **extra) -> dict:
+    return {
+        "type": "string",
+        "minlength": minlength,
+        "maxlength": maxlength,
+        "check_with": "one_line",
+        **extra,
+    }
+
+
+def text(maxlength: int = MAX_TEXT, minlength: int = 0, **extra) -> dict:
+    return {
+        "type": "string",
+        "minlength": minlength,
+        "maxlength": maxlength,
+        "check_with": "plain_text",
+        **extra,
+    }
+
+
+def email(**extra) -> dict:
+    return {
+        "type": "string",
+        "maxlength": 254,
+        "regex": r"[^@\s]+@[^@\s]+\.[^@\s]+\Z",
+        **extra,
+    }
+
+
+def id_list(maxlength: int = MAX_PARTICIPANTS, **extra) -> dict:
+    return {"type": "list", "maxlength": maxlength, "schema": entity_id(), **extra}
+
+
+SCALAR_VALUE = {
+    "type": ["string", "integer", "float", "boolean"],
+    "nullable": True,
+    "maxlength": MAX_ATTRIBUTE_VALUE,
+    "check_with": "one_line",
+}
+
+# Contact attributes: a flat map, keys safe as document keys in any store (no '$', no '.').
+CONTACT_ATTRIBUTES = {
+    "type": "dict",
+    "maxlength": MAX_ATTRIBUTES,
+    "keysrules": {"type": "string", "regex": ATTRIBUTE_NAME_PATTERN + r"\Z"},
+    "valuesrules": SCALAR_VALUE,
+}
+
+# Ticket attributes: each one says whether the customer may see it.
+TICKET_ATTRIBUTES = {
+    "type": "list",
+    "maxlength": MAX_ATTRIBUTES,
+    "schema": {
+        "type": "dict",
+        "schema": {
+            "name": {"type": "string", "required": True, "regex": ATTRIBUTE_NAME_PATTERN + r"\Z"},
+            "value": {**SCALAR_VALUE, "required": True},
+            "visible_to_customer": {"type": "boolean", "required": True},
+        },
+    },
+}
+
+TICKET_TYPE = one_line(50)
+
+VISIBILITY_CONDITIONS = {
+    "type": "list",
+    "maxlength": MAX_CONDITIONS,
+    "schema": {
+        "type": "dict",
+        "schema": {
+            "attribute": {
+                "type": "string",
+                "required": True,
+                "regex": ATTRIBUTE_NAME_PATTERN + r"\Z",
+            },
+            "operator": {"type": "string", "required": True, "allowed": list(CONDITION_OPERATORS)},
+            "value": {
+                "required": True,
+                "anyof": [
+                    SCALAR_VALUE,
+                    {"type": "list", "maxlength": 50, "schema": SCALAR_VALUE},
+                ],
+            },
+        },
+    },
+}

@@ -1,0 +1,195 @@
+"""Embedded event store on SQLite: no server, durable on disk, safe for many processes.
+
+Why it is safe for concurrent writers in several processes: every append runs in a
+``BEGIN IMMEDIATE`` transaction, which takes SQLite's single write lock before it reads the
+stream version and the last position. Positions are therefore handed out in commit order,
+and a reader following positions can never pass an event that commits later.
+
+Durability: WAL journal with ``synchronous=FULL`` (an acknowledged append survives power
+loss). Triggers refuse ``UPDATE`` and ``DELETE`` on the events table, so the log stays
+append-only even for a hand-written SQL statement.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from kernel.contracts.envelope import NewEvent, RecordedEvent
+from kernel.errors import ConcurrencyConflict
+from kernel.eventstore.base import EventStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    stream_id TEXT NOT NULL,
+    stream_version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    occurred_at TEXT NOT NULL,
+    correlation_id TEXT,
+    causation_id TEXT,
+    payload TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    UNIQUE (stream_id, stream_version)
+);
+CREATE TRIGGER IF NOT EXISTS events_are_never_updated BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+
+COLUMNS = (
+    "position, event_id, stream_id, stream_version, type, schema_version, occurred_at, "
+    "correlation_id, causation_id, payload, metadata"
+)
+
+
+def _encode(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _with_retry(operation, attempts: int = 50) -> None:
+    """Run a schema statement that may meet another process creating the same file."""
+    for attempt in range(attempts):
+        try:
+            operation()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
+class SqliteEventStore(EventStore):
+    def __init__(self, path: str | Path, writer: str | None = None, busy_timeout: float = 10.0):
+        super().__init__(writer)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        _with_retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+        self._db.execute("PRAGMA synchronous=FULL")
+        _with_retry(lambda: self._db.executescript(SCHEMA))
+
+    def _append(
+        self, stream_id: str, events: list[NewEvent], expected_version: int
+    ) -> list[RecordedEvent]:
+        db = self._db
+        ids = [event.event_id for event in events]
+        with self._lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                stored = self._get_events(ids)
+                if stored:
+                    db.execute("ROLLBACK")
+                    return self._replayed(events, stored)
+                current = db.execute(
+                    "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?",
+                    (stream_id,),
+                ).fetchone()[0]
+                if current != expected_version:
+                    raise ConcurrencyConflict(
+                        f"stream {stream_id!r} is at version {current}, not {expected_version}",
+                        {"expected_version": expected_version, "actual_version": current},
+                    )
+                last = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
+                rows = [
+                    (
+                        last + offset,
+                        event.event_id,
+                        stream_id,
+                        expected_version + offset,
+                        event.type,
+                        event.schema_version,
+                        event.occurred_at,
+                        event.correlation_id,
+                        event.causation_id,
+                        _encode(event.payload),
+                        _encode(event.metadata),
+                    )
+                    for offset, event in enumerate(events, start=1)
+                ]
+                db.executemany(
+                    f"INSERT INTO events ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                    rows,
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return [RecordedEvent._make(row) for row in rows]
+
+    def _get_events(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
+        marks = ",".join("?" * len(event_ids))
+        rows = self._db.execute(
+            f"SELECT {COLUMNS} FROM events WHERE event_id IN ({marks})",  # noqa: S608 - constants
+            list(event_ids),
+        ).fetchall()
+        return {row[1]: RecordedEvent._make(row) for row in rows}
+
+    def get_events(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
+        if not event_ids:
+            return {}
+        with self._lock:
+            return self._get_events(event_ids)
+
+    def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? "  # noqa: S608
+                "ORDER BY stream_version",
+                (stream_id, after_version),
+            ).fetchall()
+        return list(map(RecordedEvent._make, rows))
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",  # noqa: S608
+                (after_position, limit),
+            ).fetchall()
+        return list(map(RecordedEvent._make, rows))
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._lock:
+            return self._db.execute(
+                "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?",
+                (stream_id,),
+            ).fetchone()[0]
+
+    def head_position(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
+
+    def get_checkpoint(self, name: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position FROM checkpoints WHERE name = ?", (name,)
+            ).fetchone()
+        return row[0] if row else 0
+
+    def save_checkpoint(self, name: str, position: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO checkpoints (name, position) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position "
+                "WHERE excluded.position > checkpoints.position",
+                (name, position),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

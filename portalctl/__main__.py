@@ -1,0 +1,64 @@
+"""``portalctl``: operate the portal platform.
+
+  portalctl run       start every service and the gateway (``make run``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import time
+from pathlib import Path
+
+from kernel.config import load_config
+from portalctl.stack import REPOSITORY, Stack
+
+SECRETS_FILE = REPOSITORY / "var" / "secrets.env"
+SECRET_NAMES = ("PORTAL_ADMIN_TOKEN", "PORTAL_IDENTITY_SECRET", "PORTAL_SESSION_SECRET")
+
+
+def local_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
+    """Secrets for a local stack: from the environment, else generated once into ``path``."""
+    stored: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            stored[name] = value
+    for name in SECRET_NAMES:
+        stored.setdefault(name, secrets.token_urlsafe(32))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{name}={stored[name]}\n" for name in SECRET_NAMES))
+    path.chmod(0o600)
+    return {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
+
+
+def run(_args: argparse.Namespace) -> None:
+    env = local_secrets()
+    config = {**load_config(), **env}
+    stack = Stack(env=env, log_dir=REPOSITORY / "var" / "logs")
+    stack.start()
+    try:
+        stack.wait_ready()
+        print(f"\nThe portal is up at {stack.base_url}/")
+        print(f"Admin token (Authorization: Bearer ...): {config['PORTAL_ADMIN_TOKEN']}")
+        print(f"Logs: {stack.log_dir}/<service>.log   Stop: Ctrl-C\n", flush=True)
+        while True:
+            stack.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("stopping")
+    finally:
+        stack.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="portalctl", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the whole platform locally").set_defaults(handler=run)
+    args = parser.parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

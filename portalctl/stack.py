@@ -1,0 +1,99 @@
+"""The platform as a set of local processes: every Nameko service, the relay, the gateway.
+
+Used by ``portalctl run`` (``make run``) and by the end-to-end and fault tests, so both
+start the platform the same way. Each process gets the same environment (config overrides)
+and writes JSON logs to ``<log_dir>/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+# name -> the command line after the Python interpreter
+PROCESSES: dict[str, list[str]] = {
+    "identity": ["-m", "kernel.runner", "services.identity.service:IdentityService"],
+    "companies": ["-m", "kernel.runner", "services.companies.service:CompaniesService"],
+    "tickets": ["-m", "kernel.runner", "services.tickets.service:TicketsService"],
+    "messenger_bridge": [
+        "-m",
+        "kernel.runner",
+        "services.messenger_bridge.service:MessengerBridgeService",
+    ],
+    "portal_query": ["-m", "kernel.runner", "services.portal_query.service:PortalQueryService"],
+    "gateway": ["-m", "kernel.runner", "services.gateway.service:GatewayService"],
+    "event_relay": ["-m", "services.event_relay"],
+}
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    log_dir: Path
+    names: list[str] = field(default_factory=lambda: list(PROCESSES))
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.env.get('WEB_SERVER_ADDRESS', '127.0.0.1:8000')}"
+
+    def start(self, *names: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in names or self.names:
+            log = (self.log_dir / f"{name}.log").open("ab")
+            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+                [sys.executable, *PROCESSES[name]],
+                cwd=REPOSITORY,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until the gateway answers ``/healthz`` with every service healthy."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                answer = requests.get(f"{self.base_url}/healthz", timeout=2)
+                if answer.status_code == 200:
+                    return
+                last = answer.text
+            except requests.RequestException as error:
+                last = str(error)
+            time.sleep(0.2)
+        raise TimeoutError(f"the stack did not become healthy in {timeout}s: {last}")
+
+    def check_alive(self) -> None:
+        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        if dead:
+            raise RuntimeError(f"processes exited: {dead}; see the logs in {self.log_dir}")
+
+    def signal(self, name: str, signum: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(signum)
+        process.wait(timeout=30)
+
+    def stop(self, *names: str, timeout: float = 15.0) -> None:
+        targets = {
+            n: self.processes.pop(n) for n in (names or list(self.processes)) if n in self.processes
+        }
+        for process in targets.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in targets.values():
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

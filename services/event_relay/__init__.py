@@ -1,0 +1,1 @@
+"""The outbox relay: every appended event reaches RabbitMQ, even if its writer died."""

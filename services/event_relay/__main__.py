@@ -1,0 +1,24 @@
+"""``python -m services.event_relay``: run the relay until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import signal
+
+from kernel.config import load_config
+from kernel.eventstore import open_event_store
+from kernel.logging import configure_logging, get_logger
+from services.event_relay.relay import EventRelay
+
+
+def main() -> None:
+    config = load_config()
+    configure_logging("event_relay", config.get("LOG_LEVEL", "INFO"))
+    relay = EventRelay(open_event_store(config), config["AMQP_URI"])
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: relay.stop())
+    get_logger(__name__).info("relay starting", checkpoint=relay.confirmed)
+    relay.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Follows the event store by position and publishes each event to RabbitMQ with publisher
+confirms; its checkpoint moves only past events the broker has confirmed.
+
+Why a relay instead of publishing from the writer: a writer can die between its append and
+its publish. Here nothing publishes from the write path; the store *is* the outbox. Whatever
+is appended is published, at least once, in position order, as soon as this process runs.
+Consumers are idempotent by position, so a republish after a crash is harmless.
+
+Messages follow Nameko's event conventions (exchange ``<owner>.events``, topic, durable;
+routing key = event type; JSON body = the envelope), so any Nameko ``event_handler`` can
+subscribe. Unroutable events are not an error: consumers catch up from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import pika
+import pika.spec
+
+from kernel.contracts.envelope import RecordedEvent
+from kernel.contracts.events import CATEGORY_OWNERS, category_of
+from kernel.eventstore import EventStore
+from kernel.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def pika_url(amqp_uri: str) -> str:
+    """Kombu's ``pyamqp://`` URI as pika's ``amqp://`` URL (same host, vhost, credentials)."""
+    parts = urlsplit(amqp_uri)
+    scheme = "amqps" if parts.scheme.endswith("amqps") else "amqp"
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def exchange_for(stream_id: str) -> str:
+    return f"{CATEGORY_OWNERS[category_of(stream_id)]}.events"
+
+
+def message_for(event: RecordedEvent) -> tuple[bytes, pika.BasicProperties]:
+    headers = {"nameko.correlation_id": event.correlation_id} if event.correlation_id else {}
+    properties = pika.BasicProperties(
+        content_type="application/json",
+        content_encoding="utf-8",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=event.event_id,
+        headers=headers,
+    )
+    return json.dumps(event.to_dict(), separators=(",", ":")).encode(), properties
+
+
+class EventRelay:
+    """At-least-once, in-order publishing of the store's events.
+
+    ``window`` bounds the published-but-unconfirmed events; ``checkpoint_every`` is how
+    often (seconds) the confirmed position is saved.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        amqp_uri: str,
+        name: str = "event_relay",
+        window: int = 1000,
+        batch_size: int = 500,
+        checkpoint_every: float = 0.05,
+        reconnect_delay: float = 1.0,
+    ):
+        self.store = store
+        self.name = name
+        self.parameters = pika.URLParameters(pika_url(amqp_uri))
+        self.window = window
+        self.batch_size = batch_size
+        self.checkpoint_every = checkpoint_every
+        self.reconnect_delay = reconnect_delay
+        self.confirmed = self.saved = self.sent = store.get_checkpoint(name)
+        self._pending: dict[int, int] = {}  # delivery tag -> position, in publishing order
+        self._next_tag = 1
+        self._last_save = time.monotonic()
+        self._connection: pika.SelectConnection | None = None
+        self._channel = None
+        self._stopping = False
+
+    # life cycle -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Publish until :meth:`stop`; reconnects to the broker by itself."""
+        while not self._stopping:
+            self._connection = pika.SelectConnection(
+                self.parameters,
+                on_open_callback=self._on_connection_open,
+                on_open_error_callback=self._on_connection_error,
+                on_close_callback=self._on_connection_closed,
+            )
+            self._connection.ioloop.start()
+            self._save_checkpoint(force=True)
+            if not self._stopping:
+                time.sleep(self.reconnect_delay)
+
+    def stop(self) -> None:
+        """Thread- and signal-safe: finish, save the checkpoint, close."""
+        self._stopping = True
+        if self._connection is not None:
+            self._connection.ioloop.add_callback_threadsafe(self._close)
+
+    def _close(self) -> None:
+        if self._connection is not None and not self._connection.is_closed:
+            self._connection.close()
+        elif self._connection is not None:
+            self._connection.ioloop.stop()
+
+    def _on_connection_open(self, connection) -> None:
+        log.info("relay connected", resume_after=self.confirmed)
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_connection_error(self, connection, error) -> None:
+        log.warning("relay cannot reach the broker", error=str(error))
+        connection.ioloop.stop()
+
+    def _on_connection_closed(self, connection, reason) -> None:
+        self._channel = None
+        if not self._stopping:
+            log.warning("relay lost the broker", reason=str(reason))
+        connection.ioloop.stop()
+
+    def _on_channel_open(self, channel) -> None:
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        # Resend everything not yet confirmed: on a new channel, tags start again at 1.
+        self._pending.clear()
+        self._next_tag = 1
+        self.sent = self.confirmed
+        channel.confirm_delivery(
+            self._on_confirm, callback=lambda _frame: self._declare(list(self._exchanges()))
+        )
+
+    def _on_channel_closed(self, channel, reason) -> None:
+        self._channel = None
+        if self._connection is not None and self._connection.is_open:
+            log.warning("relay channel closed", reason=str(reason))
+            self._connection.close()
+
+    @staticmethod
+    def _exchanges() -> set[str]:
+        return {f"{owner}.events" for owner in CATEGORY_OWNERS.values()}
+
+    def _declare(self, exchanges: list[str]) -> None:
+        if not exchanges:
+            self._pump()
+            return
+        self._channel.exchange_declare(
+            exchange=exchanges[0],
+            exchange_type="topic",
+            durable=True,
+            callback=lambda _frame: self._declare(exchanges[1:]),
+        )
+
+    # publishing -------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        channel = self._channel
+        if channel is None or not channel.is_open or self._stopping:
+            return
+        room = self.window - len(self._pending)
+        events = self.store.read_all(self.sent, min(room, self.batch_size)) if room > 0 else []
+        for event in events:
+            body, properties = message_for(event)
+            channel.basic_publish(exchange_for(event.stream_id), event.type, body, properties)
+            self._pending[self._next_tag] = event.position
+            self._next_tag += 1
+            self.sent = event.position
+        self._save_checkpoint()
+        busy = events and len(events) == min(room, self.batch_size)
+        self._connection.ioloop.call_later(0 if busy else self.store.poll_interval, self._pump)
+
+    def _on_confirm(self, frame) -> None:
+        method = frame.method
+        if isinstance(method, pika.spec.Basic.Nack):
+            log.warning("broker refused an event; resending from the last confirmed one")
+            self._channel.close()
+            return
+        if method.multiple:
+            for tag in [tag for tag in self._pending if tag <= method.delivery_tag]:
+                del self._pending[tag]
+        else:
+            self._pending.pop(method.delivery_tag, None)
+        self.confirmed = next(iter(self._pending.values())) - 1 if self._pending else self.sent
+
+    def _save_checkpoint(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.confirmed > self.saved and (
+            force or now - self._last_save >= self.checkpoint_every
+        ):
+            self.store.save_checkpoint(self.name, self.confirmed)
+            self.saved, self._last_save = self.confirmed, now

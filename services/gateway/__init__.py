@@ -1,0 +1,1 @@
+"""The HTTP gateway: the portal's and teammates' API, and the portal web page."""

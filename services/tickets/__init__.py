@@ -1,0 +1,1 @@
+"""The tickets service: owns tickets and their company association."""

@@ -1,0 +1,57 @@
+"""The walking skeleton: a ticket created through the tickets service's RPC is appended,
+relayed over RabbitMQ to portal_query, and returned by the gateway over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from tests.support.stack import ADMIN_TOKEN, running_stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(
+        tmp_path_factory.mktemp("skeleton"),
+        "pyamqp://guest:guest@127.0.0.1:5672/",
+        names=["tickets", "portal_query", "gateway", "event_relay"],
+    ) as stack:
+        yield stack
+
+
+def test_a_ticket_created_over_rpc_is_served_over_http(stack):
+    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"]}, timeout=10) as rpc:
+        created = rpc.tickets.create_ticket(
+            {"type": "Bug", "title": "Printer on fire", "creator_id": "ann", "company_id": "acme"}
+        )
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        listed = requests.get(
+            f"{stack.base_url}/api/admin/tickets",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=5,
+        ).json()
+        if listed["total"]:
+            break
+        time.sleep(0.05)
+    assert [(t["id"], t["title"]) for t in listed["items"]] == [(created["id"], "Printer on fire")]
+
+
+def test_correlation_id_travels_from_http_through_rpc_into_the_logs(stack):
+    answer = requests.post(
+        f"{stack.base_url}/api/admin/tickets",
+        json={"type": "Bug", "title": "Traced", "creator_id": "ann"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "X-Request-ID": "trace-me-42"},
+        timeout=5,
+    )
+    assert answer.status_code == 201
+    time.sleep(1)
+    lines = {
+        name: (stack.log_dir / f"{name}.log").read_text()
+        for name in ("gateway", "tickets", "portal_query")
+    }
+    assert all("trace-me-42" in text for text in lines.values()), lines
