@@ -1,6 +1,6 @@
 """``portalctl``: operate the portal platform.
 
-  portalctl run       start every service and the gateway (``make run``)
+portalctl run       start every service and the gateway (``make run``)
 """
 
 from __future__ import annotations
