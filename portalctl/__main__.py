@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from kernel.config import load_config
-from portalctl.stack import REPOSITORY, Stack
+from portalctl.stack import PROCESSES, REPOSITORY, Stack
 
 SECRETS_FILE = REPOSITORY / "var" / "secrets.env"
 SECRET_NAMES = ("PORTAL_ADMIN_TOKEN", "PORTAL_IDENTITY_SECRET", "PORTAL_SESSION_SECRET")
@@ -52,10 +52,23 @@ def run(_args: argparse.Namespace) -> None:
         stack.stop()
 
 
+def health(args: argparse.Namespace) -> None:
+    """Exit 0 when ``args.service`` is healthy: an RPC service answers ``health`` in time, the
+    gateway answers ``/healthz``, the relay is connected to the store and keeping up."""
+    from portalctl.health import check
+
+    problem = check(args.service, load_config())
+    if problem:
+        raise SystemExit(f"{args.service}: {problem}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="portalctl", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole platform locally").set_defaults(handler=run)
+    checking = commands.add_parser("health", help="check one service (exit status)")
+    checking.add_argument("service", choices=sorted(PROCESSES))
+    checking.set_defaults(handler=health)
     args = parser.parse_args(argv)
     args.handler(args)
 
