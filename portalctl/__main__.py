@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from kernel.config import load_config
+from kernel.eventstore import open_event_store
+from portalctl.demo import Demo
 from portalctl.stack import PROCESSES, REPOSITORY, Stack
 
 SECRETS_FILE = REPOSITORY / "var" / "secrets.env"
@@ -36,12 +38,22 @@ def local_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
 def run(_args: argparse.Namespace) -> None:
     env = local_secrets()
     config = {**load_config(), **env}
+    store_was_empty = open_event_store(config).head_position() == 0
     stack = Stack(env=env, log_dir=REPOSITORY / "var" / "logs")
     stack.start()
     try:
         stack.wait_ready()
+        demo = Demo(stack.base_url, config["PORTAL_ADMIN_TOKEN"], config["PORTAL_IDENTITY_SECRET"])
+        with_demo = os.environ.get("PORTAL_DEMO", "1") != "0"
+        if with_demo and store_was_empty:
+            print("seeding demo data into the empty store", flush=True)
+            demo.seed()
         print(f"\nThe portal is up at {stack.base_url}/")
         print(f"Admin token (Authorization: Bearer ...): {config['PORTAL_ADMIN_TOKEN']}")
+        if with_demo:
+            print("Sign in as a demo user:")
+            for who, link in demo.links():
+                print(f"  {who}:\n    {link}")
         print(f"Logs: {stack.log_dir}/<service>.log   Stop: Ctrl-C\n", flush=True)
         while True:
             stack.check_alive()
