@@ -41,6 +41,11 @@ START_SESSION_WITH_TOKEN = _required(
     {"token": {"type": "string", "minlength": 1, "maxlength": 4096}}
 )
 
+# Positional RPC arguments, checked at the edge like commands.
+CONTACT_ID = _required({"contact_id": f.entity_id()})
+CONTACT_IDS = _required({"contact_ids": f.id_list(maxlength=1000)})
+SESSION_TOKEN = _required({"token": {"type": "string", "minlength": 1, "maxlength": 4096}})
+
 CHANGE_PORTAL_SETTINGS = _required(
     {"preview_enabled": {"type": "boolean"}, "visibility_conditions": f.VISIBILITY_CONDITIONS},
     "preview_enabled",
@@ -52,6 +57,7 @@ CHANGE_PORTAL_SETTINGS = _required(
 CREATE_COMPANY = _required({"id": f.entity_id(), "name": f.one_line(f.MAX_NAME)})
 RENAME_COMPANY = _required({"name": f.one_line(f.MAX_NAME)})
 ADD_MEMBER = _required({"user_id": f.entity_id()})
+COMPANY_ID = _required({"company_id": f.entity_id()})
 
 # tickets ----------------------------------------------------------------------------------
 

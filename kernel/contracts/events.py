@@ -89,6 +89,14 @@ _EVENTS = [
         "session",
         _required({"session_id": f.uuid(), "contact_id": f.entity_id()}),
     ),
+    # On the contact's stream: every session of the contact started before this event (by
+    # position) is revoked. session_count: the live sessions known when it was decided.
+    EventType(
+        "PortalSessionsRevoked",
+        1,
+        "contact",
+        _required({"contact_id": f.entity_id(), "session_count": {"type": "integer", "min": 1}}),
+    ),
     EventType(
         "PortalSettingsChanged",
         1,
