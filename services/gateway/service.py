@@ -1,90 +1,298 @@
-"""HTTP entrypoints: parse, authenticate, call a service, answer JSON."""
+"""HTTP entrypoints: authenticate, read and validate, call one service, answer JSON.
+
+Routes and their answers are described in ``openapi.yaml`` beside this file (a test keeps
+the two in step). Every body is validated against ``kernel/contracts/commands.py`` here,
+before any service is called, and again by the service at its RPC edge.
+"""
 
 from __future__ import annotations
 
-import functools
-import hmac
-import json
-import time
-
-from nameko.web.handlers import http
+import eventlet
 from werkzeug.wrappers import Request, Response
 
+from kernel.contracts import commands
+from kernel.contracts.validation import validate
 from kernel.dependencies import RequestContext, TimedRpcProxy
-from kernel.errors import BadRequest, PortalError, Unauthenticated
+from kernel.errors import PortalError, Unauthenticated
 from kernel.logging import get_logger
+from services.gateway.auth import session_token
+from services.gateway.dependencies import TeammateAuthority, WebAssets
+from services.gateway.entrypoints import error_response, route
+from services.gateway.inputs import (
+    entity_id,
+    parse_ticket_query,
+    read_json,
+    read_optional_json_object,
+    ticket_number,
+)
+from services.gateway.responses import clear_session_cookie, json_response, set_session_cookie
 
 log = get_logger(__name__)
 
-
-def json_response(body, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
-def read_json(request: Request):
-    try:
-        return json.loads(request.get_data(cache=False).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise BadRequest("the body is not valid JSON", {"body": str(error)[:200]}) from error
-
-
-def endpoint(handler):
-    """Answer a handler's result as JSON, a :class:`PortalError` as its JSON error, and log
-    one line per request."""
-
-    @functools.wraps(handler)
-    def wrapper(self, request: Request, *args, **kwargs) -> Response:
-        started = time.perf_counter()
-        try:
-            response = handler(self, request, *args, **kwargs)
-        except PortalError as error:
-            response = json_response({"error": error.to_dict()}, error.status)
-        log.info(
-            "http request",
-            method=request.method,
-            path=request.path,
-            status=response.status_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        return response
-
-    return wrapper
+# A join carries no fields; an empty object (or no body) is all it accepts.
+JOIN_CONVERSATION: dict = {}
 
 
 class GatewayService:
     name = "gateway"
 
     context = RequestContext()
+    teammates = TeammateAuthority()
+    web = WebAssets()
+    identity = TimedRpcProxy("identity")
+    companies = TimedRpcProxy("companies")
     tickets = TimedRpcProxy("tickets")
+    messenger_bridge = TimedRpcProxy("messenger_bridge")
     portal_query = TimedRpcProxy("portal_query")
 
-    def _admin(self, request: Request) -> None:
-        expected = self.tickets.worker_ctx.container.config.get("PORTAL_ADMIN_TOKEN") or ""
-        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not expected or not hmac.compare_digest(supplied.encode(), expected.encode()):
-            raise Unauthenticated("a valid admin token is required")
+    def _portal_user(self, request: Request) -> str:
+        """The user id of the request's live portal session (401 otherwise)."""
+        return self.identity.authenticate_session(session_token(request))["user_id"]
 
-    @http("GET", "/healthz")
+    # health -------------------------------------------------------------------------------
+
+    @route("GET", "/healthz")
     def health(self, request: Request) -> Response:
-        """200 when every service answers its ``health`` RPC in time, else 503 naming them."""
-        proxies = {"tickets": self.tickets, "portal_query": self.portal_query}
-        report = {}
-        for name, proxy in proxies.items():
+        """200 when every service answers its ``health`` RPC in time, else 503 naming them.
+        The services are asked at once, so a stopped one costs one RPC timeout, not five."""
+        proxies = {
+            "identity": self.identity,
+            "companies": self.companies,
+            "tickets": self.tickets,
+            "messenger_bridge": self.messenger_bridge,
+            "portal_query": self.portal_query,
+        }
+
+        def ask(name: str) -> tuple[str, dict]:
             try:
-                report[name] = proxy.health()
+                return name, {"status": proxies[name].health()["status"]}
             except PortalError as error:
-                report[name] = {"status": error.code}
-        healthy = all(r.get("status") == "ok" for r in report.values())
-        return json_response({"services": report}, 200 if healthy else 503)
+                return name, {"status": error.code, "message": error.message}
+            except Exception:  # any other failure to answer is just as unhealthy
+                log.exception("health check failed", service=name)
+                return name, {"status": "error"}
 
-    @http("POST", "/api/admin/tickets")
-    @endpoint
+        report = dict(eventlet.GreenPool(len(proxies)).imap(ask, proxies))
+        failing = sorted(name for name, answer in report.items() if answer["status"] != "ok")
+        return json_response(
+            {"status": "failing" if failing else "ok", "failing": failing, "services": report},
+            503 if failing else 200,
+        )
+
+    # portal: session ----------------------------------------------------------------------
+
+    @route("POST", "/api/portal/session")
+    def start_session(self, request: Request) -> Response:
+        credentials = read_json(request)
+        schema = (
+            commands.START_SESSION_WITH_TOKEN
+            if isinstance(credentials, dict) and "token" in credentials
+            else commands.START_SESSION_WITH_HASH
+        )
+        session = self.identity.start_session(validate(schema, credentials, "sign-in"))
+        log.info("portal session started", user_id=session["user_id"])
+        response = json_response(session, 201)
+        set_session_cookie(response, request, session["token"], session["expires_at"])
+        return response
+
+    @route("DELETE", "/api/portal/session")
+    def end_session(self, request: Request) -> Response:
+        """Log out: revoke the session and clear the cookie (also when it no longer works)."""
+        try:
+            token = session_token(request)
+            self.identity.authenticate_session(token)
+        except Unauthenticated as error:
+            response = error_response(error)
+        else:
+            self.identity.end_session(token)
+            response = Response(status=204)
+        clear_session_cookie(response, request)
+        return response
+
+    # portal: tickets ----------------------------------------------------------------------
+
+    @route("GET", "/api/portal/me")
+    def portal_me(self, request: Request) -> Response:
+        return json_response(self.portal_query.portal_me(self._portal_user(request)))
+
+    @route("GET", "/api/portal/tickets")
+    def portal_tickets(self, request: Request) -> Response:
+        user_id = self._portal_user(request)
+        query = parse_ticket_query(request.args)
+        return json_response(self.portal_query.portal_list_tickets(user_id, query))
+
+    @route("GET", "/api/portal/tickets/<ticket_id>")
+    def portal_ticket(self, request: Request, ticket_id: str) -> Response:
+        user_id = self._portal_user(request)
+        return json_response(self.portal_query.portal_get_ticket(user_id, ticket_number(ticket_id)))
+
+    @route("POST", "/api/portal/tickets/<ticket_id>/join")
+    def join_conversation(self, request: Request, ticket_id: str) -> Response:
+        user_id = self._portal_user(request)
+        number = ticket_number(ticket_id)
+        validate(JOIN_CONVERSATION, read_optional_json_object(request), "join")
+        return json_response(self.messenger_bridge.join_conversation(number, user_id))
+
+    @route("GET", "/api/messenger/tickets")
+    def tickets_space(self, request: Request) -> Response:
+        return json_response(self.messenger_bridge.tickets_space(self._portal_user(request)))
+
+    # teammates: contacts and companies ----------------------------------------------------
+
+    @route("POST", "/api/admin/contacts")
+    def save_contact(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        command = validate(commands.SAVE_CONTACT, read_json(request), "contact")
+        return json_response(self.identity.save_contact(command))
+
+    @route("GET", "/api/admin/contacts/<contact_id>")
+    def get_contact(self, request: Request, contact_id: str) -> Response:
+        self.teammates.verify(request)
+        return json_response(self.identity.get_contact(entity_id(contact_id, "contact")))
+
+    @route("POST", "/api/admin/companies")
+    def create_company(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        command = validate(commands.CREATE_COMPANY, read_json(request), "company")
+        return json_response(self.companies.create_company(command), 201)
+
+    @route("GET", "/api/admin/companies/<company_id>")
+    def get_company(self, request: Request, company_id: str) -> Response:
+        self.teammates.verify(request)
+        return json_response(self.companies.get_company(entity_id(company_id, "company")))
+
+    @route("PATCH", "/api/admin/companies/<company_id>")
+    def rename_company(self, request: Request, company_id: str) -> Response:
+        self.teammates.verify(request)
+        company_id = entity_id(company_id, "company")
+        command = validate(commands.RENAME_COMPANY, read_json(request), "company")
+        return json_response(self.companies.rename_company(company_id, command))
+
+    @route("POST", "/api/admin/companies/<company_id>/members")
+    def add_member(self, request: Request, company_id: str) -> Response:
+        self.teammates.verify(request)
+        company_id = entity_id(company_id, "company")
+        command = validate(commands.ADD_MEMBER, read_json(request), "membership")
+        return json_response(self.companies.add_member(company_id, command))
+
+    @route("DELETE", "/api/admin/companies/<company_id>/members/<user_id>")
+    def remove_member(self, request: Request, company_id: str, user_id: str) -> Response:
+        self.teammates.verify(request)
+        return json_response(
+            self.companies.remove_member(
+                entity_id(company_id, "company"), entity_id(user_id, "member")
+            )
+        )
+
+    @route("GET", "/api/admin/companies/<company_id>/tickets")
+    def company_tickets(self, request: Request, company_id: str) -> Response:
+        self.teammates.verify(request)
+        company_id = entity_id(company_id, "company")
+        query = parse_ticket_query(request.args)
+        return json_response(self.portal_query.company_tickets(company_id, query))
+
+    # teammates: tickets -------------------------------------------------------------------
+
+    @route("POST", "/api/admin/tickets")
     def create_ticket(self, request: Request) -> Response:
-        self._admin(request)
-        return json_response(self.tickets.create_ticket(read_json(request)), 201)
+        self.teammates.verify(request)
+        command = validate(commands.CREATE_TICKET, read_json(request), "ticket")
+        return json_response(self.tickets.create_ticket(command), 201)
 
-    @http("GET", "/api/admin/tickets")
-    @endpoint
-    def list_tickets(self, request: Request) -> Response:
-        self._admin(request)
-        return json_response(self.portal_query.admin_list_tickets())
+    @route("GET", "/api/admin/tickets")
+    def inbox(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        query = parse_ticket_query(request.args)
+        return json_response(self.portal_query.admin_list_tickets(query))
+
+    @route("GET", "/api/admin/tickets/<ticket_id>")
+    def get_ticket(self, request: Request, ticket_id: str) -> Response:
+        self.teammates.verify(request)
+        return json_response(self.tickets.get_ticket(ticket_number(ticket_id)))
+
+    @route("PATCH", "/api/admin/tickets/<ticket_id>")
+    def update_ticket(self, request: Request, ticket_id: str) -> Response:
+        self.teammates.verify(request)
+        number = ticket_number(ticket_id)
+        command = validate(commands.UPDATE_TICKET, read_json(request), "ticket")
+        return json_response(self.tickets.update_ticket(number, command))
+
+    @route("GET", "/api/admin/tickets/<ticket_id>/company-choices")
+    def company_choices(self, request: Request, ticket_id: str) -> Response:
+        self.teammates.verify(request)
+        return json_response(self.tickets.company_choices(ticket_number(ticket_id)))
+
+    @route("POST", "/api/admin/tickets/<ticket_id>/conversation")
+    def link_conversation(self, request: Request, ticket_id: str) -> Response:
+        self.teammates.verify(request)
+        number = ticket_number(ticket_id)
+        command = validate(commands.LINK_CONVERSATION, read_json(request), "link")
+        return json_response(self.tickets.link_conversation(number, command))
+
+    # teammates: conversations -------------------------------------------------------------
+
+    @route("POST", "/api/admin/conversations")
+    def start_conversation(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        command = validate(commands.START_CONVERSATION, read_json(request), "conversation")
+        return json_response(self.messenger_bridge.start_conversation(command), 201)
+
+    @route("GET", "/api/admin/conversations/<conversation_id>")
+    def get_conversation(self, request: Request, conversation_id: str) -> Response:
+        self.teammates.verify(request)
+        conversation_id = entity_id(conversation_id, "conversation")
+        return json_response(self.messenger_bridge.get_conversation(conversation_id))
+
+    @route("POST", "/api/admin/conversations/<conversation_id>/parts")
+    def add_part(self, request: Request, conversation_id: str) -> Response:
+        self.teammates.verify(request)
+        conversation_id = entity_id(conversation_id, "conversation")
+        command = validate(commands.ADD_PART, read_json(request), "conversation part")
+        return json_response(self.messenger_bridge.add_part(conversation_id, command), 201)
+
+    @route("POST", "/api/admin/conversations/<conversation_id>/ticket")
+    def convert_conversation(self, request: Request, conversation_id: str) -> Response:
+        self.teammates.verify(request)
+        conversation_id = entity_id(conversation_id, "conversation")
+        command = validate(commands.CONVERT_CONVERSATION, read_json(request), "ticket")
+        return json_response(self.tickets.convert_conversation(conversation_id, command), 201)
+
+    # teammates: portal settings and status ------------------------------------------------
+
+    @route("GET", "/api/admin/portal/settings")
+    def portal_settings(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        return json_response(self.identity.get_portal_settings())
+
+    @route("PUT", "/api/admin/portal/settings")
+    def change_portal_settings(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        command = validate(commands.CHANGE_PORTAL_SETTINGS, read_json(request), "settings")
+        return json_response(self.identity.change_portal_settings(command))
+
+    @route("GET", "/api/admin/portal/status")
+    def portal_status(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        return json_response(self.portal_query.status())
+
+    # the web page -------------------------------------------------------------------------
+
+    @route("GET", "/")
+    def page(self, request: Request) -> Response:
+        return self.web.page(request)
+
+    @route("GET", "/tickets/<ticket_id>")
+    def ticket_page(self, request: Request, ticket_id: str) -> Response:
+        return self.web.page(request)
+
+    @route("GET", "/messenger")
+    def messenger_page(self, request: Request) -> Response:
+        return self.web.page(request)
+
+    @route("GET", "/messenger/conversations/<conversation_id>")
+    def conversation_page(self, request: Request, conversation_id: str) -> Response:
+        return self.web.page(request)
+
+    @route("GET", "/static/<path:path>")
+    def static(self, request: Request, path: str) -> Response:
+        return self.web.static(request, path)

@@ -1,0 +1,84 @@
+"""The gateway's own resources: the teammates' admin token and the web page's files."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+from nameko.extensions import DependencyProvider
+from werkzeug.utils import send_file, send_from_directory
+from werkzeug.wrappers import Request, Response
+
+from kernel.config import require
+from kernel.errors import NotFound, Unauthenticated
+from services.gateway.auth import bearer_token
+
+WEB_ROOT = Path(__file__).resolve().parent / "web"
+PAGE = "index.html"
+# Explicit, so the answer does not depend on the machine's mime.types.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+class TeammateCheck:
+    def __init__(self, token_digest: bytes):
+        self._token_digest = token_digest
+
+    def verify(self, request: Request) -> None:
+        """Accept only ``Authorization: Bearer <admin token>``. Digests of equal length are
+        compared in constant time, so neither the token nor its length leaks by timing."""
+        supplied = bearer_token(request) or ""
+        digest = hashlib.sha256(supplied.encode("utf-8", "surrogateescape")).digest()
+        if not hmac.compare_digest(digest, self._token_digest):
+            raise Unauthenticated("a valid teammate token is required (Authorization: Bearer)")
+
+
+class TeammateAuthority(DependencyProvider):
+    """Holds the admin token from ``PORTAL_ADMIN_TOKEN``; the gateway refuses to start
+    without one rather than serve the teammate API unprotected."""
+
+    def setup(self) -> None:
+        token = str(require(self.container.config, "PORTAL_ADMIN_TOKEN"))
+        self.token_digest = hashlib.sha256(token.encode()).digest()
+
+    def get_dependency(self, worker_ctx) -> TeammateCheck:
+        return TeammateCheck(self.token_digest)
+
+
+class WebFiles:
+    """The portal page and its static files, served from one folder and never outside it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def page(self, request: Request) -> Response:
+        path = self.root / PAGE
+        if not path.is_file():
+            raise NotFound("the portal page is not installed")
+        return send_file(path, request.environ, mimetype=CONTENT_TYPES[".html"])
+
+    def static(self, request: Request, path: str) -> Response:
+        content_type = CONTENT_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
+        return send_from_directory(self.root, path, request.environ, mimetype=content_type)
+
+
+class WebAssets(DependencyProvider):
+    def get_dependency(self, worker_ctx) -> WebFiles:
+        return WebFiles(WEB_ROOT)

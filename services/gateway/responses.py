@@ -1,0 +1,44 @@
+"""Answers the gateway sends: JSON documents and the session cookie."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+SESSION_COOKIE = "portal_session"
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        mimetype="application/json",
+    )
+
+
+def is_https(request: Request) -> bool:
+    """Directly or behind a proxy that says so (a forged header only makes the cookie
+    stricter)."""
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def set_session_cookie(response: Response, request: Request, token: str, expires_at: str) -> None:
+    """The session as an HttpOnly, SameSite=Lax cookie for the whole site, expiring with it."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        expires=datetime.fromisoformat(expires_at),
+        path="/",
+        secure=is_https(request),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=is_https(request), httponly=True, samesite="Lax"
+    )
