@@ -41,6 +41,9 @@ START_SESSION_WITH_TOKEN = _required(
     {"token": {"type": "string", "minlength": 1, "maxlength": 4096}}
 )
 
+# The claims identity reads from a verified START_SESSION_WITH_TOKEN token (others ignored).
+IDENTITY_TOKEN_CLAIMS = _required({"sub": f.entity_id(), "email": f.email()})
+
 # Positional RPC arguments, checked at the edge like commands.
 CONTACT_ID = _required({"contact_id": f.entity_id()})
 CONTACT_IDS = _required({"contact_ids": f.id_list(maxlength=1000)})
@@ -107,6 +110,12 @@ UPDATE_TICKET = _required(
 )
 
 LINK_CONVERSATION = _required({"conversation_id": f.entity_id()})
+
+# Positional RPC arguments of tickets and messenger_bridge, checked at the edge like commands.
+TICKET_ID = _required({"ticket_id": f.ticket_id()})
+CONVERSATION_ID = _required({"conversation_id": f.entity_id()})
+USER_ID = _required({"user_id": f.entity_id()})
+JOIN_CONVERSATION = _required({"ticket_id": f.ticket_id(), "user_id": f.entity_id()})
 
 # messenger_bridge -------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The identity service: contacts, identity verification, portal sessions and settings."""

@@ -1,0 +1,98 @@
+"""Identity's own dependency providers: its secrets, and an index of sessions by contact."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from nameko.extensions import DependencyProvider
+
+from kernel.config import ConfigurationError, require
+from kernel.eventstore import EventStore, open_event_store
+from services.identity import domain
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The secrets identity signs and verifies with (kept out of ``repr``)."""
+
+    identity_secret: bytes = field(repr=False)
+    session_secret: bytes = field(repr=False)
+    session_ttl_seconds: int
+
+
+class PortalKeys(DependencyProvider):
+    """Reads the secrets once; the container refuses to start without both, or with one
+    secret used for both jobs (a hand-off token must never pass for a session)."""
+
+    def setup(self) -> None:
+        config = self.container.config
+        identity_secret = str(require(config, "PORTAL_IDENTITY_SECRET")).encode()
+        session_secret = str(require(config, "PORTAL_SESSION_SECRET")).encode()
+        if hmac.compare_digest(identity_secret, session_secret):
+            raise ConfigurationError(
+                "PORTAL_SESSION_SECRET must differ from PORTAL_IDENTITY_SECRET"
+            )
+        ttl = config.get("PORTAL_SESSION_TTL_SECONDS", 28800)
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
+            raise ConfigurationError("PORTAL_SESSION_TTL_SECONDS must be a positive integer")
+        self.keys = Keys(identity_secret, session_secret, ttl)
+
+    def get_dependency(self, worker_ctx) -> Keys:
+        return self.keys
+
+
+class SessionIndex:
+    """Every session by contact, followed from the store by position (session events
+    only live in ``session-*`` streams); answers which of a contact's sessions are live."""
+
+    def __init__(self, store: EventStore):
+        self.store = store
+        self.position = 0
+        self.sessions: dict[str, dict[str, domain.Session]] = {}
+        self._catching_up = Semaphore()
+
+    def catch_up(self) -> None:
+        """Apply every event up to the store's head; one applier at a time."""
+        with self._catching_up:
+            for event in self.store.iter_all(self.position):
+                if event.type == "PortalSessionStarted":
+                    session = domain.fold_session([event])
+                    self.sessions.setdefault(session.contact_id, {})[session.session_id] = session
+                elif event.type == "PortalSessionRevoked":
+                    data = event.payload
+                    self.sessions.get(data["contact_id"], {}).pop(data["session_id"], None)
+                self.position = event.position
+
+    def live_sessions(
+        self, contact_id: str, revoked_before: int, now: datetime
+    ) -> list[domain.Session]:
+        """The contact's live sessions, as of the store's head."""
+        self.catch_up()
+        sessions = self.sessions.get(contact_id, {})
+        live = domain.live_sessions(sessions.values(), revoked_before, now)
+        # Forget what can never be live again, so the index stays as small as the live set.
+        if live:
+            self.sessions[contact_id] = {s.session_id: s for s in live}
+        else:
+            self.sessions.pop(contact_id, None)
+        return live
+
+
+class Sessions(DependencyProvider):
+    """The session index, one per container, warmed up when the container starts."""
+
+    def setup(self) -> None:
+        self.index = SessionIndex(open_event_store(self.container.config))
+
+    def start(self) -> None:
+        eventlet.spawn_n(self.index.catch_up)
+
+    def stop(self) -> None:
+        self.index.store.close()
+
+    def get_dependency(self, worker_ctx) -> SessionIndex:
+        return self.index

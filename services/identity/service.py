@@ -1,0 +1,205 @@
+"""Nameko shell of identity: validate, verify, run the domain, append. See docs/rpc.md."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from nameko.rpc import rpc
+
+from kernel.aggregate import execute
+from kernel.contracts import commands
+from kernel.contracts.events import PORTAL_SETTINGS_STREAM
+from kernel.contracts.validation import validate
+from kernel.dependencies import EventLog, RequestContext
+from kernel.errors import NotFound, Unauthenticated
+from kernel.logging import get_logger
+from services.identity import domain, verification
+from services.identity.dependencies import PortalKeys, Sessions
+
+log = get_logger(__name__)
+
+
+class IdentityService:
+    name = "identity"
+
+    context = RequestContext()
+    event_log = EventLog()
+    keys = PortalKeys()
+    sessions = Sessions()
+
+    def _new_events(self, events: domain.Events) -> list:
+        return [self.event_log.new_event(event_type, payload) for event_type, payload in events]
+
+    # contacts -----------------------------------------------------------------------------
+
+    @rpc
+    def save_contact(self, command: dict) -> dict:
+        command = validate(commands.SAVE_CONTACT, command, "contact")
+        history = execute(
+            self.event_log,
+            domain.contact_stream(command["id"]),
+            lambda h: self._new_events(domain.save_contact(domain.fold_contact(h), command)),
+        )
+        log.info("contact saved", contact_id=command["id"], version=history[-1].stream_version)
+        return domain.fold_contact(history).to_dict()
+
+    @rpc
+    def get_contact(self, contact_id: str) -> dict:
+        validate(commands.CONTACT_ID, {"contact_id": contact_id}, "contact id")
+        contact = self._contact(contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id} does not exist", {"contact_id": "not found"})
+        return contact.to_dict()
+
+    @rpc
+    def get_contacts(self, contact_ids: list) -> dict:
+        validate(commands.CONTACT_IDS, {"contact_ids": contact_ids}, "contact ids")
+        found = {contact_id: self._contact(contact_id) for contact_id in contact_ids}
+        return {cid: contact.to_dict() for cid, contact in found.items() if contact is not None}
+
+    def _contact(self, contact_id: str) -> domain.Contact | None:
+        return domain.fold_contact(self.event_log.read_stream(domain.contact_stream(contact_id)))
+
+    # sessions -----------------------------------------------------------------------------
+
+    @rpc
+    def start_session(self, credentials: Any) -> dict:
+        """Verify the help desk's hand-off and open a portal session for that user."""
+        if isinstance(credentials, dict) and "token" in credentials:
+            method = "jwt"
+            command = validate(commands.START_SESSION_WITH_TOKEN, credentials, "credentials")
+        else:
+            method = "user_hash"
+            command = validate(commands.START_SESSION_WITH_HASH, credentials, "credentials")
+        try:
+            identity = self._verified_identity(method, command)
+            domain.check_hand_off_email(self._contact(identity["user_id"]), identity["email"])
+        except Unauthenticated as refused:
+            log.info(
+                "session refused",
+                method=method,
+                user_id=command.get("user_id"),
+                reason=str(refused),
+            )
+            raise
+        session = self._open_session(identity["user_id"], method)
+        expires_at = datetime.fromisoformat(session.expires_at)
+        token = verification.issue_session_token(
+            self.keys.session_secret,
+            session.session_id,
+            session.contact_id,
+            int(datetime.now(UTC).timestamp()),
+            int(expires_at.timestamp()),
+        )
+        log.info(
+            "session started",
+            method=method,
+            user_id=session.contact_id,
+            session_id=session.session_id,
+        )
+        return {"token": token, "user_id": session.contact_id, "expires_at": session.expires_at}
+
+    def _verified_identity(self, method: str, command: dict) -> dict:
+        if method == "jwt":
+            return verification.verify_identity_token(self.keys.identity_secret, command["token"])
+        verification.verify_user_hash(
+            self.keys.identity_secret, command["user_id"], command["user_hash"]
+        )
+        return {"user_id": command["user_id"], "email": command.get("email")}
+
+    def _open_session(self, user_id: str, method: str) -> domain.Session:
+        """A new session; a retried request (same idempotency key) gets the one it opened."""
+        earlier = self.event_log.earlier_attempt()
+        if earlier is not None:
+            return domain.fold_session(self.event_log.read_stream(earlier.stream_id))
+        session_id = str(uuid.uuid4())
+        expires_at = datetime.fromtimestamp(
+            int(datetime.now(UTC).timestamp()) + self.keys.session_ttl_seconds, UTC
+        ).isoformat()
+        events = domain.start_session(session_id, user_id, method, expires_at)
+        recorded = self.event_log.append(
+            domain.session_stream(session_id), self._new_events(events), 0
+        )
+        return domain.fold_session(recorded)
+
+    @rpc
+    def authenticate_session(self, token: str) -> dict:
+        validate(commands.SESSION_TOKEN, {"token": token}, "session token")
+        claims = verification.read_session_token(self.keys.session_secret, token)
+        contact_history = self.event_log.read_stream(domain.contact_stream(claims["sub"]))
+        session = domain.check_session(
+            domain.fold_session(self.event_log.read_stream(domain.session_stream(claims["sid"]))),
+            claims["sub"],
+            domain.sessions_revoked_before(contact_history),
+            datetime.now(UTC),
+        )
+        return {
+            "user_id": session.contact_id,
+            "session_id": session.session_id,
+            "expires_at": session.expires_at,
+        }
+
+    @rpc
+    def end_session(self, token: str) -> None:
+        """Logout. An expired session needs no logout, but its token must still be ours."""
+        validate(commands.SESSION_TOKEN, {"token": token}, "session token")
+        claims = verification.read_session_token(self.keys.session_secret, token, verify_exp=False)
+        stream = domain.session_stream(claims["sid"])
+        session = domain.fold_session(self.event_log.read_stream(stream))
+        if session is None or session.contact_id != claims["sub"]:
+            raise Unauthenticated("the session is not valid")
+        now = datetime.now(UTC)
+        execute(
+            self.event_log,
+            stream,
+            lambda h: self._new_events(domain.end_session(domain.fold_session(h), now)),
+        )
+        log.info("session ended", user_id=session.contact_id, session_id=session.session_id)
+
+    @rpc
+    def revoke_sessions(self, contact_id: str) -> dict:
+        """End every live session of a contact with one event on the contact's stream."""
+        validate(commands.CONTACT_ID, {"contact_id": contact_id}, "contact id")
+        earlier = self.event_log.earlier_attempt()
+        if earlier is not None:
+            return {"revoked": earlier.payload["session_count"]}
+        now = datetime.now(UTC)
+        revoked = 0
+
+        def decide(history: list) -> list:
+            nonlocal revoked
+            revoked_before = domain.sessions_revoked_before(history)
+            revoked = len(self.sessions.live_sessions(contact_id, revoked_before, now))
+            return self._new_events(domain.revoke_sessions(contact_id, revoked))
+
+        execute(self.event_log, domain.contact_stream(contact_id), decide)
+        log.info("sessions revoked", contact_id=contact_id, revoked=revoked)
+        return {"revoked": revoked}
+
+    # portal settings ----------------------------------------------------------------------
+
+    @rpc
+    def get_portal_settings(self) -> dict:
+        return domain.fold_settings(self.event_log.read_stream(PORTAL_SETTINGS_STREAM))
+
+    @rpc
+    def change_portal_settings(self, command: dict) -> dict:
+        command = validate(commands.CHANGE_PORTAL_SETTINGS, command, "portal settings")
+        history = execute(
+            self.event_log,
+            PORTAL_SETTINGS_STREAM,
+            lambda h: self._new_events(domain.change_settings(domain.fold_settings(h), command)),
+        )
+        settings = domain.fold_settings(history)
+        log.info(
+            "portal settings saved",
+            preview_enabled=settings["preview_enabled"],
+            visibility_conditions=len(settings["visibility_conditions"]),
+        )
+        return settings
+
+    @rpc
+    def health(self) -> dict:
+        return {"service": self.name, "status": "ok"}
