@@ -1,0 +1,1 @@
+"""The companies service: customer organizations and which contacts belong to them."""
