@@ -111,6 +111,12 @@ UPDATE_TICKET = _required(
 
 LINK_CONVERSATION = _required({"conversation_id": f.entity_id()})
 
+# Positional RPC arguments of tickets and messenger_bridge, checked at the edge like commands.
+TICKET_ID = _required({"ticket_id": f.ticket_id()})
+CONVERSATION_ID = _required({"conversation_id": f.entity_id()})
+USER_ID = _required({"user_id": f.entity_id()})
+JOIN_CONVERSATION = _required({"ticket_id": f.ticket_id(), "user_id": f.entity_id()})
+
 # messenger_bridge -------------------------------------------------------------------------
 
 START_CONVERSATION = _required({"user_id": f.entity_id(), "body": f.text(minlength=1)})

@@ -8,6 +8,7 @@ it.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from kernel.contracts import fields as f
@@ -232,3 +233,13 @@ for _event in _EVENTS:
 
 def category_of(stream_id: str) -> str:
     return stream_id.split("-", 1)[0]
+
+
+# A conversation is linked to at most one ticket. The TicketConversationLinked event that
+# links it has an id derived from the conversation id, so the store's unique event ids refuse
+# a second link (even from concurrent writers) and anyone can find the link by that id.
+CONVERSATION_LINK_NAMESPACE = uuid.UUID("8e1f0c3a-5b7d-4f2e-a6c9-2d4b8f1e7a30")
+
+
+def conversation_link_event_id(conversation_id: str) -> str:
+    return str(uuid.uuid5(CONVERSATION_LINK_NAMESPACE, conversation_id))

@@ -1,11 +1,22 @@
-"""Tickets domain core: pure functions, commands in, events out, state folded from events."""
+"""Tickets domain core: pure functions, commands in, events out, state folded from events.
+
+The shell gathers what a rule needs from other services (which contacts exist, the companies
+of the participants, the conversation being linked) and passes it in as plain data; nothing
+here does I/O. Decisions are ``(event type, payload)`` pairs; errors are the kernel's types.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from kernel.contracts import fields as f
 from kernel.contracts.envelope import RecordedEvent
+from kernel.errors import Conflict, NotFound, ValidationFailed
+
+DEFAULT_STATE = "submitted"
+
+Decision = tuple[str, dict]
 
 
 def stream_of(ticket_id: int) -> str:
@@ -19,11 +30,13 @@ class Ticket:
     state: str
     title: str
     description: str
-    attributes: tuple
+    attributes: tuple[dict, ...]
     creator_id: str
     participant_ids: tuple[str, ...]
     company_id: str | None
     conversation_id: str | None
+    created_at: str
+    updated_at: str
     version: int
 
     def to_dict(self) -> dict:
@@ -33,57 +46,292 @@ class Ticket:
             "state": self.state,
             "title": self.title,
             "description": self.description,
-            "attributes": list(self.attributes),
+            "attributes": [dict(attribute) for attribute in self.attributes],
             "creator_id": self.creator_id,
             "participant_ids": list(self.participant_ids),
             "company_id": self.company_id,
             "conversation_id": self.conversation_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
         }
 
 
+def _created(event: RecordedEvent) -> Ticket:
+    data = event.payload
+    return Ticket(
+        ticket_id=data["ticket_id"],
+        ticket_type=data["ticket_type"],
+        state=data["state"],
+        title=data["title"],
+        description=data["description"],
+        attributes=tuple(data["attributes"]),
+        creator_id=data["creator_id"],
+        participant_ids=tuple(data["participant_ids"]),
+        company_id=data["company_id"],
+        conversation_id=data["conversation_id"],
+        created_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        version=event.stream_version,
+    )
+
+
+def _changes(event: RecordedEvent) -> dict:
+    """The fields of a ticket an event after its creation sets."""
+    data = event.payload
+    if event.type == "TicketStateChanged":
+        return {"state": data["state"]}
+    if event.type == "TicketEdited":
+        return {key: data[key] for key in ("title", "description") if key in data}
+    if event.type == "TicketAttributesChanged":
+        return {"attributes": tuple(data["attributes"])}
+    if event.type == "TicketCompanyAssigned":
+        return {"company_id": data["company_id"]}
+    if event.type == "TicketConversationLinked":
+        return {
+            "conversation_id": data["conversation_id"],
+            "participant_ids": tuple(data["participant_ids"]),
+        }
+    return {}
+
+
 def fold(history: Iterable[RecordedEvent]) -> Ticket | None:
+    """The ticket as its events leave it; ``None`` before it is created."""
     ticket: Ticket | None = None
     for event in history:
-        data = event.payload
         if event.type == "TicketCreated":
-            ticket = Ticket(
-                ticket_id=data["ticket_id"],
-                ticket_type=data["ticket_type"],
-                state=data["state"],
-                title=data["title"],
-                description=data["description"],
-                attributes=tuple(data["attributes"]),
-                creator_id=data["creator_id"],
-                participant_ids=tuple(data["participant_ids"]),
-                company_id=data["company_id"],
-                conversation_id=data["conversation_id"],
+            ticket = _created(event)
+        elif ticket is not None:
+            ticket = replace(
+                ticket,
+                **_changes(event),
+                updated_at=event.occurred_at,
                 version=event.stream_version,
             )
-        elif ticket is not None:
-            ticket = replace(ticket, version=event.stream_version)
     return ticket
 
 
-def open_ticket(ticket_id: int, command: dict) -> list[tuple[str, dict]]:
-    creator = command["creator_id"]
-    participants = [creator, *(p for p in command.get("participant_ids", []) if p != creator)]
-    return [
+def existing_ticket(history: Iterable[RecordedEvent], ticket_id: int) -> Ticket:
+    ticket = fold(history)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} does not exist", {"ticket_id": "no such ticket"})
+    return ticket
+
+
+# Participants and contacts ----------------------------------------------------------------
+
+
+def participants_of(creator_id: str, *groups: Iterable[str]) -> list[str]:
+    """The creator first, then everyone in ``groups`` once, in the order given."""
+    participants = [creator_id]
+    for group in groups:
+        participants.extend(p for p in group if p not in participants)
+    if len(participants) > f.MAX_PARTICIPANTS:
+        raise ValidationFailed(
+            f"a ticket has at most {f.MAX_PARTICIPANTS} participants",
+            {"participant_ids": f"at most {f.MAX_PARTICIPANTS} participants"},
+        )
+    return participants
+
+
+def check_no_duplicates(participant_ids: list[str]) -> None:
+    repeated = sorted({p for p in participant_ids if participant_ids.count(p) > 1})
+    if repeated:
+        raise ValidationFailed(
+            f"participant_ids lists {', '.join(repeated)} more than once",
+            {"participant_ids": f"duplicate ids: {', '.join(repeated)}"},
+        )
+
+
+def check_contacts_exist(
+    creator_id: str, participant_ids: list[str], known: Collection[str]
+) -> None:
+    """Every participant must be an existing contact; the error names the unknown ids under
+    the field that brought them in."""
+    problems = {}
+    if creator_id not in known:
+        problems["creator_id"] = f"no contact {creator_id}"
+    unknown = [p for p in participant_ids if p not in known and p != creator_id]
+    if unknown:
+        problems["participant_ids"] = f"no such contacts: {', '.join(unknown)}"
+    if problems:
+        raise ValidationFailed("unknown contacts: " + "; ".join(problems.values()), problems)
+
+
+def check_attributes(attributes: list[dict]) -> None:
+    names = [attribute["name"] for attribute in attributes]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationFailed(
+            f"attribute names must be unique: {', '.join(repeated)} repeated",
+            {"attributes": f"duplicate names: {', '.join(repeated)}"},
+        )
+
+
+# The company rule --------------------------------------------------------------------------
+
+
+def company_choices(participant_ids: Iterable[str], companies_of: Mapping[str, list]) -> list:
+    """The companies of the ticket's participants: the options of the teammates' dropdown."""
+    return sorted({c for p in participant_ids for c in companies_of.get(p, [])})
+
+
+def automatic_company(choices: list[str]) -> str | None:
+    """Exactly one choice is selected automatically; several or none mean "No company"."""
+    return choices[0] if len(choices) == 1 else None
+
+
+def chosen_company(command: dict, choices: list[str]) -> str | None:
+    """``company_id`` absent: automatic; ``None``: No company; else it must be a choice."""
+    if "company_id" not in command:
+        return automatic_company(choices)
+    company_id = command["company_id"]
+    if company_id is not None and company_id not in choices:
+        raise ValidationFailed(
+            f"company {company_id} is not a company of the ticket's participants",
+            {"company_id": f"must be one of: {', '.join(choices) or 'none (No company only)'}"},
+        )
+    return company_id
+
+
+# Commands ----------------------------------------------------------------------------------
+
+
+def open_ticket(
+    ticket_id: int,
+    command: dict,
+    participant_ids: list[str],
+    known_contacts: Collection[str],
+    companies_of: Mapping[str, list],
+    conversation_id: str | None = None,
+) -> list[Decision]:
+    """A new ticket (created, or converted from a conversation when ``conversation_id`` is
+    given). ``participant_ids`` is :func:`participants_of` the creator and everyone else."""
+    creator_id = participant_ids[0]
+    check_contacts_exist(creator_id, participant_ids, known_contacts)
+    attributes = command.get("attributes", [])
+    check_attributes(attributes)
+    company_id = chosen_company(command, company_choices(participant_ids, companies_of))
+    decisions: list[Decision] = [
         (
             "TicketCreated",
             {
                 "ticket_id": ticket_id,
                 "ticket_type": command["type"],
-                "state": command.get("state", "submitted"),
+                "state": command.get("state", DEFAULT_STATE),
                 "title": command["title"],
                 "description": command.get("description", ""),
-                "attributes": command.get("attributes", []),
-                "creator_id": creator,
-                "participant_ids": participants,
-                "company_id": command.get("company_id"),
-                "conversation_id": command.get("conversation_id"),
+                "attributes": attributes,
+                "creator_id": creator_id,
+                "participant_ids": participant_ids,
+                "company_id": company_id,
+                "conversation_id": conversation_id,
             },
         )
     ]
+    if conversation_id is not None:
+        decisions.append(_linked(ticket_id, conversation_id, participant_ids))
+    return decisions
+
+
+def _linked(ticket_id: int, conversation_id: str, participant_ids: list[str]) -> Decision:
+    """Always emitted when a ticket gets its conversation: the shell gives this event the
+    conversation's link id, which makes the link unique in the store."""
+    return (
+        "TicketConversationLinked",
+        {
+            "ticket_id": ticket_id,
+            "conversation_id": conversation_id,
+            "participant_ids": participant_ids,
+        },
+    )
+
+
+def needs_company_choices(ticket: Ticket, command: dict) -> bool:
+    """Whether an update must check its company against the choices: it picks a company
+    other than the ticket's (clearing it, or keeping the current one, needs no check)."""
+    company_id = command.get("company_id")
+    return company_id is not None and company_id != ticket.company_id
+
+
+def update_ticket(ticket: Ticket, command: dict, choices: list[str]) -> list[Decision]:
+    """Only what changes: setting a field to its current value emits nothing."""
+    number = ticket.ticket_id
+    decisions: list[Decision] = []
+    if "state" in command and command["state"] != ticket.state:
+        decisions.append(
+            (
+                "TicketStateChanged",
+                {"ticket_id": number, "state": command["state"], "previous_state": ticket.state},
+            )
+        )
+    edits = {
+        key: command[key]
+        for key in ("title", "description")
+        if key in command and command[key] != getattr(ticket, key)
+    }
+    if edits:
+        decisions.append(("TicketEdited", {"ticket_id": number, **edits}))
+    if "attributes" in command:
+        check_attributes(command["attributes"])
+        if command["attributes"] != list(ticket.attributes):
+            decisions.append(
+                (
+                    "TicketAttributesChanged",
+                    {"ticket_id": number, "attributes": command["attributes"]},
+                )
+            )
+    if "company_id" in command and command["company_id"] != ticket.company_id:
+        decisions.append(
+            (
+                "TicketCompanyAssigned",
+                {
+                    "ticket_id": number,
+                    "company_id": chosen_company(command, choices),
+                    "previous_company_id": ticket.company_id,
+                },
+            )
+        )
+    return decisions
+
+
+def linked_participants(ticket: Ticket, conversation_participants: Iterable[str]) -> list[str]:
+    return participants_of(ticket.creator_id, ticket.participant_ids, conversation_participants)
+
+
+def link_conversation(
+    ticket: Ticket,
+    conversation_id: str,
+    conversation_participants: Iterable[str],
+    companies_of: Mapping[str, list],
+) -> list[Decision]:
+    """Link a ticket to a conversation: its participants join the ticket's.
+
+    A ticket keeps the company it has. A ticket without one gets the automatic choice when
+    the united participants make exactly one company. Linking again to the same conversation
+    changes nothing; a ticket has at most one conversation."""
+    if ticket.conversation_id == conversation_id:
+        return []
+    if ticket.conversation_id is not None:
+        raise Conflict(
+            f"ticket {ticket.ticket_id} is already linked to conversation {ticket.conversation_id}",
+            {"conversation_id": f"ticket already linked to {ticket.conversation_id}"},
+        )
+    participants = linked_participants(ticket, conversation_participants)
+    decisions = [_linked(ticket.ticket_id, conversation_id, participants)]
+    if ticket.company_id is None:
+        company_id = automatic_company(company_choices(participants, companies_of))
+        if company_id is not None:
+            decisions.append(
+                (
+                    "TicketCompanyAssigned",
+                    {
+                        "ticket_id": ticket.ticket_id,
+                        "company_id": company_id,
+                        "previous_company_id": None,
+                    },
+                )
+            )
+    return decisions
 
 
 def next_ticket_number(exists: Callable[[int], bool]) -> int:
