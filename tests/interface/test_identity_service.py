@@ -1,0 +1,544 @@
+"""The identity service through nameko on the real RabbitMQ and the embedded event store."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+from structlog.testing import capture_logs
+
+from kernel.config import ConfigurationError
+from kernel.errors import NotFound, Unauthenticated, ValidationFailed
+from kernel.eventstore import open_event_store
+from services.identity.service import IdentityService
+from services.identity.verification import user_hash
+
+IDENTITY_SECRET = "identity-secret-for-interface-tests-".ljust(64, "x")
+SESSION_SECRET = "session-secret-for-interface-tests-".ljust(64, "y")
+TTL = 3600
+ANN = {
+    "id": "ann",
+    "email": "ann@acme.example",
+    "name": "Ann Archer",
+    "attributes": {"role": "admin"},
+}
+
+
+@pytest.fixture
+def config(rabbit_config, data_dir):
+    return {
+        **rabbit_config,
+        "PORTAL_DATA_DIR": str(data_dir),
+        "PORTAL_IDENTITY_SECRET": IDENTITY_SECRET,
+        "PORTAL_SESSION_SECRET": SESSION_SECRET,
+        "PORTAL_SESSION_TTL_SECONDS": TTL,
+    }
+
+
+@pytest.fixture
+def store(config):
+    store = open_event_store(config)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def identity(container_factory, config):
+    container_factory(IdentityService, config).start()
+    with ServiceRpcProxy("identity", config, timeout=10) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def unchanged(store):
+    """Asserts, after the block, that nothing was appended to the store."""
+
+    class Unchanged:
+        def __enter__(self):
+            self.head = store.head_position()
+
+        def __exit__(self, *exc_info):
+            assert store.head_position() == self.head, "something was appended"
+
+    return Unchanged()
+
+
+def refused(error_type, call, *args):
+    with pytest.raises(error_type) as raised:
+        call(*args)
+    return raised.value
+
+
+def hashed(user_id: str, email: str | None = "ann@acme.example") -> dict:
+    credentials = {"user_id": user_id, "user_hash": user_hash(IDENTITY_SECRET.encode(), user_id)}
+    return {**credentials, "email": email} if email else credentials
+
+
+def hand_off(key=IDENTITY_SECRET, algorithm="HS256", **claims) -> dict:
+    full = {"sub": "ann", "email": "ann@acme.example", "exp": int(time.time()) + 300, **claims}
+    return {"token": jwt.encode({k: v for k, v in full.items() if v is not None}, key, algorithm)}
+
+
+UNSIGNED_TOKEN = jwt.encode({"sub": "ann", "email": "a@b.example", "exp": 9999999999}, None, "none")
+
+
+def rs256_token() -> str:
+    def part(value: dict | bytes) -> str:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    claims = {"sub": "ann", "email": "ann@acme.example", "exp": int(time.time()) + 300}
+    return ".".join([part({"alg": "RS256", "typ": "JWT"}), part(claims), part(b"s" * 256)])
+
+
+def test_health(identity):
+    assert identity.health() == {"service": "identity", "status": "ok"}
+
+
+# contacts ---------------------------------------------------------------------------------
+
+
+def test_a_saved_contact_is_created_then_updated_partially(identity, store):
+    assert identity.save_contact(ANN) == ANN
+    assert identity.get_contact("ann") == ANN
+
+    updated = identity.save_contact({"id": "ann", "attributes": {"role": "member"}})
+
+    assert updated == {**ANN, "attributes": {"role": "member"}}
+    assert [e.type for e in store.read_stream("contact-ann")] == [
+        "ContactCreated",
+        "ContactUpdated",
+    ]
+    assert store.read_stream("contact-ann")[1].payload["email"] == "ann@acme.example"
+
+
+def test_a_contact_may_have_no_email(identity):
+    assert identity.save_contact({"id": "erin", "name": "Erin"}) == {
+        "id": "erin",
+        "email": None,
+        "name": "Erin",
+        "attributes": {},
+    }
+
+
+def test_saving_the_same_contact_again_appends_nothing(identity, unchanged):
+    identity.save_contact(ANN)
+
+    with unchanged:
+        assert identity.save_contact(ANN) == ANN
+        assert identity.save_contact({"id": "ann"}) == ANN
+
+
+def test_get_contacts_answers_the_ids_that_exist(identity):
+    identity.save_contact(ANN)
+    identity.save_contact({"id": "bob"})
+
+    answer = identity.get_contacts(["ann", "nobody", "bob", "ann"])
+
+    assert sorted(answer) == ["ann", "bob"]
+    assert answer["ann"] == ANN
+    assert identity.get_contacts([]) == {}
+
+
+def test_an_unknown_contact_is_not_found(identity):
+    assert refused(NotFound, identity.get_contact, "nobody").fields == {"contact_id": "not found"}
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        ({**ANN, "email": {"$gt": ""}}, "email"),
+        ({**ANN, "id": {"$gt": ""}}, "id"),
+        ({**ANN, "name": {"$ne": None}}, "name"),
+        ({**ANN, "admin": True}, "admin"),
+        ({**ANN, "attributes": ["role", "admin"]}, "attributes"),
+        ({**ANN, "attributes": {"$where": "1"}}, "attributes.$where"),
+        ({**ANN, "attributes": {"role": {"$gt": ""}}}, "attributes.role"),
+        ({**ANN, "name": "x" * 201}, "name"),
+        ({**ANN, "name": "Ann\nArcher"}, "name"),
+        ({**ANN, "email": "not an email"}, "email"),
+        ({**ANN, "id": "has spaces"}, "id"),
+        ({**ANN, "id": "x" * 65}, "id"),
+        ({**ANN, "attributes": {f"a{i}": i for i in range(51)}}, "attributes"),
+        ({"email": "ann@acme.example"}, "id"),
+    ],
+)
+def test_a_bad_contact_is_refused_naming_the_field_and_appends_nothing(
+    identity, unchanged, command, field
+):
+    with unchanged:
+        error = refused(ValidationFailed, identity.save_contact, command)
+
+    assert field in error.fields
+
+
+@pytest.mark.parametrize(
+    ("call", "args", "field"),
+    [
+        ("get_contact", [{"$gt": ""}], "contact_id"),
+        ("get_contacts", ["ann"], "contact_ids"),
+        ("get_contacts", [[{"$gt": ""}]], "contact_ids.0"),
+        ("get_contacts", [["x"] * 1001], "contact_ids"),
+        ("save_contact", ["ann"], ""),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_field(identity, call, args, field):
+    assert field in refused(ValidationFailed, getattr(identity, call), *args).fields
+
+
+# starting a session -----------------------------------------------------------------------
+
+
+def test_a_valid_user_hash_starts_a_session_that_authenticates(identity, store):
+    identity.save_contact(ANN)
+
+    started = identity.start_session(hashed("ann"))
+
+    assert started["user_id"] == "ann"
+    session = identity.authenticate_session(started["token"])
+    assert session["user_id"] == "ann"
+    assert session["expires_at"] == started["expires_at"]
+    [event] = store.read_stream(f"session-{session['session_id']}")
+    assert (event.type, event.payload["method"]) == ("PortalSessionStarted", "user_hash")
+
+
+def test_the_session_lasts_the_configured_ttl(identity):
+    before = int(time.time())
+
+    started = identity.start_session(hashed("ann"))
+
+    claims = jwt.decode(started["token"], SESSION_SECRET, algorithms=["HS256"])
+    assert before + TTL <= claims["exp"] <= int(time.time()) + TTL
+    assert claims["exp"] - claims["iat"] == TTL
+
+
+def test_a_verified_user_who_is_not_a_contact_gets_a_session(identity):
+    started = identity.start_session(hashed("newcomer", email=None))
+
+    assert identity.authenticate_session(started["token"])["user_id"] == "newcomer"
+
+
+def test_the_hand_off_email_is_compared_without_case(identity):
+    identity.save_contact(ANN)
+
+    assert identity.start_session(hashed("ann", email="ANN@acme.EXAMPLE"))["user_id"] == "ann"
+
+
+@pytest.mark.parametrize(
+    ("credentials", "field"),
+    [
+        ({**hashed("ann"), "user_hash": user_hash(IDENTITY_SECRET.encode(), "bob")}, "user_hash"),
+        ({**hashed("ann"), "user_hash": user_hash(b"guessed-secret", "ann")}, "user_hash"),
+        (hashed("ann", email="eve@evil.example"), "email"),
+    ],
+)
+def test_hashes_that_do_not_verify_are_unauthenticated_and_append_nothing(
+    identity, unchanged, credentials, field
+):
+    identity.save_contact(ANN)
+
+    with unchanged:
+        error = refused(Unauthenticated, identity.start_session, credentials)
+
+    assert field in error.fields
+    assert credentials["user_hash"] not in error.message
+
+
+@pytest.mark.parametrize(
+    ("credentials", "field"),
+    [
+        ({"user_id": "ann", "user_hash": "abc"}, "user_hash"),
+        ({"user_id": "ann", "user_hash": "g" * 64}, "user_hash"),
+        ({"user_id": "ann", "user_hash": {"$gt": ""}}, "user_hash"),
+        ({"user_id": {"$gt": ""}, "user_hash": "a" * 64}, "user_id"),
+        ({"user_id": "ann"}, "user_hash"),
+        ({**hashed("ann"), "admin": True}, "admin"),
+        ({"token": {"$gt": ""}}, "token"),
+        ({"token": "x" * 4097}, "token"),
+        ({"token": ""}, "token"),
+        ("ann", ""),
+    ],
+)
+def test_malformed_credentials_are_refused_naming_the_field_and_append_nothing(
+    identity, unchanged, credentials, field
+):
+    with unchanged:
+        error = refused(ValidationFailed, identity.start_session, credentials)
+
+    assert field in error.fields
+
+
+def test_a_valid_identity_token_starts_a_session(identity, store):
+    identity.save_contact(ANN)
+
+    started = identity.start_session(hand_off())
+
+    session = identity.authenticate_session(started["token"])
+    [event] = store.read_stream(f"session-{session['session_id']}")
+    assert (event.payload["contact_id"], event.payload["method"]) == ("ann", "jwt")
+
+
+@pytest.mark.parametrize(
+    ("credentials", "reason"),
+    [
+        ({"token": UNSIGNED_TOKEN}, "HS256"),
+        (hand_off(algorithm="HS512"), "HS256"),
+        ({"token": rs256_token()}, "HS256"),
+        (hand_off(key="someone-elses-secret-".ljust(64, "z")), "invalid signature"),
+        (hand_off(key=SESSION_SECRET), "invalid signature"),
+        (hand_off(exp=int(time.time()) - 60), "expired"),
+        (hand_off(exp=None), "lacks the exp claim"),
+        (hand_off(email=None), "lacks the email claim"),
+        (hand_off(sub="has spaces"), "claims are invalid"),
+        (hand_off(email="eve@evil.example"), "email does not match"),
+        ({"token": "not-a-jwt"}, "malformed"),
+    ],
+)
+def test_identity_tokens_that_do_not_verify_are_unauthenticated_and_append_nothing(
+    identity, unchanged, credentials, reason
+):
+    identity.save_contact(ANN)
+
+    with unchanged:
+        error = refused(Unauthenticated, identity.start_session, credentials)
+
+    assert reason in error.message
+    assert credentials["token"] not in json.dumps([error.message, error.fields])
+
+
+def test_the_outcome_is_logged_without_the_credential(identity):
+    credentials = hashed("ann", email=None)
+    wrong = {**credentials, "user_hash": user_hash(b"guessed-secret", "ann")}
+
+    with capture_logs() as logs:
+        started = identity.start_session(credentials)
+        refused(Unauthenticated, identity.start_session, wrong)
+        refused(Unauthenticated, identity.start_session, hand_off(key=SESSION_SECRET))
+
+    outcomes = [
+        (e["event"], e.get("method"), e.get("user_id")) for e in logs if "session" in e["event"]
+    ]
+    assert outcomes == [
+        ("session started", "user_hash", "ann"),
+        ("session refused", "user_hash", "ann"),
+        ("session refused", "jwt", None),
+    ]
+    written = json.dumps(logs, default=str)
+    for secret in (started["token"], credentials["user_hash"], wrong["user_hash"], IDENTITY_SECRET):
+        assert secret not in written
+
+
+# authenticating, ending and revoking sessions ---------------------------------------------
+
+
+def resigned(token: str, **changes) -> str:
+    claims = jwt.decode(token, SESSION_SECRET, algorithms=["HS256"])
+    return jwt.encode({**claims, **changes}, SESSION_SECRET, "HS256")
+
+
+def test_an_expired_session_does_not_authenticate(identity):
+    token = identity.start_session(hashed("ann"))["token"]
+    past = int(time.time()) - 10
+
+    error = refused(Unauthenticated, identity.authenticate_session, resigned(token, exp=past))
+
+    assert "expired" in error.message
+
+
+def test_a_session_expires_when_its_stream_says_so_even_if_the_token_claims_longer(identity, store):
+    started = identity.start_session(hashed("ann"))
+    session_id = identity.authenticate_session(started["token"])["session_id"]
+    stored_expiry = store.read_stream(f"session-{session_id}")[0].payload["expires_at"]
+
+    extended = resigned(started["token"], exp=int(time.time()) + 10 * TTL)
+
+    assert identity.authenticate_session(extended)["expires_at"] == stored_expiry
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda token: resigned(token, sid="0b8a6c1e-8c1a-4a57-9b4e-3f3e3c1f0a11"),
+        lambda token: resigned(token, sub="bob"),
+        lambda token: jwt.encode(
+            jwt.decode(token, SESSION_SECRET, algorithms=["HS256"]), IDENTITY_SECRET, "HS256"
+        ),
+        lambda token: jwt.encode(
+            jwt.decode(token, SESSION_SECRET, algorithms=["HS256"]), None, "none"
+        ),
+        lambda token: token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+    ],
+)
+def test_forged_session_tokens_do_not_authenticate(identity, forge):
+    token = identity.start_session(hashed("ann"))["token"]
+
+    refused(Unauthenticated, identity.authenticate_session, forge(token))
+
+
+@pytest.mark.parametrize("token", [{"$gt": ""}, "", "x" * 4097, None])
+def test_a_malformed_session_token_is_refused_naming_the_field(identity, token):
+    assert "token" in refused(ValidationFailed, identity.authenticate_session, token).fields
+
+
+def test_a_session_ended_by_logout_no_longer_authenticates(identity, store, unchanged):
+    token = identity.start_session(hashed("ann"))["token"]
+    session_id = identity.authenticate_session(token)["session_id"]
+
+    assert identity.end_session(token) is None
+
+    assert "ended" in refused(Unauthenticated, identity.authenticate_session, token).message
+    assert [e.type for e in store.read_stream(f"session-{session_id}")] == [
+        "PortalSessionStarted",
+        "PortalSessionRevoked",
+    ]
+    with unchanged:
+        identity.end_session(token)
+
+
+def test_logout_needs_a_token_we_signed(identity, unchanged):
+    token = identity.start_session(hashed("ann"))["token"]
+    forged = jwt.encode(
+        jwt.decode(token, SESSION_SECRET, algorithms=["HS256"]), IDENTITY_SECRET, "HS256"
+    )
+
+    with unchanged:
+        refused(Unauthenticated, identity.end_session, forged)
+        refused(Unauthenticated, identity.end_session, resigned(token, sub="bob"))
+    assert identity.authenticate_session(token)["user_id"] == "ann"
+
+
+def test_revoking_a_contacts_sessions_ends_every_live_one_and_no_other(identity, store):
+    identity.save_contact(ANN)
+    ann_first = identity.start_session(hashed("ann"))["token"]
+    ann_second = identity.start_session(hand_off())["token"]
+    ann_logged_out = identity.start_session(hashed("ann"))["token"]
+    identity.end_session(ann_logged_out)
+    bob = identity.start_session(hashed("bob", email=None))["token"]
+
+    assert identity.revoke_sessions("ann") == {"revoked": 2}
+
+    for token in (ann_first, ann_second):
+        refused(Unauthenticated, identity.authenticate_session, token)
+    assert identity.authenticate_session(bob)["user_id"] == "bob"
+    assert store.read_stream("contact-ann")[-1].type == "PortalSessionsRevoked"
+    assert identity.get_contact("ann") == ANN
+
+    ann_again = identity.start_session(hashed("ann"))["token"]
+    assert identity.authenticate_session(ann_again)["user_id"] == "ann"
+    assert identity.revoke_sessions("ann") == {"revoked": 1}
+    refused(Unauthenticated, identity.authenticate_session, ann_again)
+
+
+def test_revoking_when_nothing_is_live_appends_nothing(identity, unchanged):
+    identity.save_contact(ANN)
+
+    with unchanged:
+        assert identity.revoke_sessions("ann") == {"revoked": 0}
+        assert identity.revoke_sessions("nobody") == {"revoked": 0}
+
+
+def test_revoking_sessions_of_a_verified_user_who_is_not_a_contact(identity):
+    token = identity.start_session(hashed("newcomer", email=None))["token"]
+
+    assert identity.revoke_sessions("newcomer") == {"revoked": 1}
+
+    refused(Unauthenticated, identity.authenticate_session, token)
+    refused(NotFound, identity.get_contact, "newcomer")
+    assert identity.save_contact({"id": "newcomer"})["id"] == "newcomer"
+
+
+def test_revoke_sessions_refuses_a_bad_contact_id(identity):
+    assert "contact_id" in refused(ValidationFailed, identity.revoke_sessions, {"$gt": ""}).fields
+
+
+# portal settings --------------------------------------------------------------------------
+
+MEMBERS = [{"attribute": "role", "operator": "eq", "value": "member"}]
+
+
+def test_portal_settings_default_to_preview_on_and_no_conditions(identity):
+    assert identity.get_portal_settings() == {
+        "preview_enabled": True,
+        "visibility_conditions": [],
+    }
+
+
+def test_portal_settings_change_partially(identity):
+    assert identity.change_portal_settings({"visibility_conditions": MEMBERS}) == {
+        "preview_enabled": True,
+        "visibility_conditions": MEMBERS,
+    }
+    identity.change_portal_settings({"preview_enabled": False})
+
+    assert identity.get_portal_settings() == {
+        "preview_enabled": False,
+        "visibility_conditions": MEMBERS,
+    }
+
+
+def test_an_unchanged_setting_appends_nothing(identity, unchanged):
+    identity.change_portal_settings({"visibility_conditions": MEMBERS})
+
+    with unchanged:
+        identity.change_portal_settings({"visibility_conditions": MEMBERS})
+        identity.change_portal_settings({"preview_enabled": True})
+        identity.change_portal_settings({})
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        ({"preview_enabled": "yes"}, "preview_enabled"),
+        ({"preview_enabled": {"$gt": ""}}, "preview_enabled"),
+        ({"visibility_conditions": {"attribute": "role"}}, "visibility_conditions"),
+        (
+            {"visibility_conditions": [{**MEMBERS[0], "operator": "$where"}]},
+            "visibility_conditions.0.operator",
+        ),
+        (
+            {"visibility_conditions": [{**MEMBERS[0], "value": {"$gt": ""}}]},
+            "visibility_conditions.0.value",
+        ),
+        (
+            {"visibility_conditions": [{**MEMBERS[0], "attribute": "$where"}]},
+            "visibility_conditions.0.attribute",
+        ),
+        (
+            {"visibility_conditions": [{**MEMBERS[0], "operator": "in"}]},
+            "visibility_conditions.0.value",
+        ),
+        ({"visibility_conditions": MEMBERS * 21}, "visibility_conditions"),
+        ({"visibility_conditions": [{**MEMBERS[0], "extra": 1}]}, "visibility_conditions.0.extra"),
+        ({"theme": "dark"}, "theme"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field_and_append_nothing(
+    identity, unchanged, command, field
+):
+    with unchanged:
+        error = refused(ValidationFailed, identity.change_portal_settings, command)
+
+    assert field in error.fields
+
+
+# configuration ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"PORTAL_IDENTITY_SECRET": ""},
+        {"PORTAL_SESSION_SECRET": None},
+        {"PORTAL_SESSION_SECRET": IDENTITY_SECRET},
+        {"PORTAL_SESSION_TTL_SECONDS": 0},
+    ],
+)
+def test_the_service_refuses_to_start_without_sound_secrets(container_factory, config, changes):
+    container = container_factory(IdentityService, {**config, **changes})
+
+    with pytest.raises(ConfigurationError):
+        container.start()
