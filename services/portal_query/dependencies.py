@@ -1,49 +1,142 @@
-"""The projection as a Nameko dependency: one per container, fed from the event store."""
+"""The live projection as a Nameko dependency: one per container.
+
+One greenthread applies events (one applier at a time, by construction): it wakes when a
+bus message prompts it or every ``CATCH_UP_INTERVAL`` seconds, whichever comes first, and
+then catches up from the store. On the same tick it notices a new generation (a rebuild
+switched the pointer) or a revision written by someone else (``portalctl parked
+--retry``, another instance) and loads it beside the one it serves, then swaps. Loading
+yields to the hub between batches, so queries keep being answered meanwhile.
+
+This provider owns the projection's two resources together (the event store it reads
+and the projection storage it writes) because every write to the second is decided by
+what it read from the first.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
 import eventlet
-from eventlet.semaphore import Semaphore
+from eventlet.queue import Empty, Full, LightQueue
 from nameko.extensions import DependencyProvider
 
+from kernel.errors import ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
+from services.portal_query.domain import HANDLERS, Handler
+from services.portal_query.projector import Projector
+from services.portal_query.queries import View
+from services.portal_query.storage import StaleProjection, open_projection_storage
 
 log = get_logger(__name__)
 
 
-class TicketProjection:
-    """Skeleton read model: tickets by id, caught up from the store by position."""
+class LiveProjection:
+    """What a running portal_query serves, kept fresh by one applier greenthread."""
 
-    def __init__(self, store):
-        self.store = store
-        self.tickets: dict[int, dict] = {}
-        self.checkpoint = 0
-        self._applying = Semaphore()
+    def __init__(self, config: Mapping[str, Any], handlers: Mapping[str, Handler] = HANDLERS):
+        self.store = open_event_store(config)
+        self.storage = open_projection_storage(config)
+        self.interval = float(config.get("CATCH_UP_INTERVAL") or 0.5)
+        self.handlers = handlers
+        self.projector: Projector | None = None
+        self._wake: LightQueue = LightQueue(maxsize=1)
+        self._applier = None
 
-    def catch_up(self) -> int:
-        """Apply every event after the checkpoint, in position order; one applier at a time."""
-        with self._applying:
-            for event in self.store.iter_all(self.checkpoint):
-                if event.type == "TicketCreated":
-                    data = event.payload
-                    self.tickets[data["ticket_id"]] = {
-                        "id": data["ticket_id"],
-                        "type": data["ticket_type"],
-                        "state": data["state"],
-                        "title": data["title"],
-                        "company_id": data["company_id"],
-                    }
-                self.checkpoint = event.position
-            return self.checkpoint
+    # life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._applier = eventlet.spawn(self._run)
+
+    def stop(self) -> None:
+        if self._applier is not None:
+            self._applier.kill()
+            self._applier = None
+        self.store.close()
+        self.storage.close()
+
+    def prompt(self, position: int) -> None:
+        """A bus message says there is an event at ``position``: wake the applier now."""
+        projector = self.projector
+        if projector is None or position > projector.checkpoint:
+            with contextlib.suppress(Full):  # already awake or about to be
+                self._wake.put_nowait(position)
+
+    def view(self) -> View:
+        projector = self.projector
+        if projector is None:
+            raise ServiceUnavailable("the portal projection is still loading")
+        return projector.view
+
+    def status(self) -> dict[str, Any]:
+        projector = self.projector
+        if projector is None:
+            raise ServiceUnavailable("the portal projection is still loading")
+        return projector.status()
+
+    # the applier -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._tick()
+            except Exception:
+                log.exception("projection catch-up failed; retrying on the next tick")
+            with contextlib.suppress(Empty):
+                self._wake.get(timeout=self.interval)
+
+    def _tick(self) -> None:
+        projector = self.projector
+        current = self.storage.current()
+        if (
+            projector is None
+            or current is None
+            or (current.generation, current.revision) != (projector.generation, projector.revision)
+        ):
+            self._reload()
+            return
+        try:
+            projector.catch_up()
+        except StaleProjection:
+            log.info("projection changed under us; reloading", generation=projector.generation)
+            self._reload()
+
+    def _reload(self) -> None:
+        """Load the current generation beside the served one, catch it up, then swap."""
+        fresh = Projector.load(
+            self.store, self.storage, handlers=self.handlers, pause=lambda: eventlet.sleep(0)
+        )
+        fresh.catch_up()
+        previous, self.projector = self.projector, fresh
+        log.info(
+            "projection loaded",
+            generation=fresh.generation,
+            checkpoint=fresh.checkpoint,
+            tickets=len(fresh.model.tickets),
+            replaced=previous.generation if previous else None,
+        )
 
 
 class Projection(DependencyProvider):
+    """Hands workers the :class:`LiveProjection`; ``handlers`` is injectable for tests."""
+
+    def __init__(self, handlers: Mapping[str, Handler] = HANDLERS, **kwargs):
+        super().__init__(**kwargs)
+        self.handlers = handlers
+
     def setup(self) -> None:
-        self.projection = TicketProjection(open_event_store(self.container.config))
+        self.live = LiveProjection(self.container.config, self.handlers)
 
     def start(self) -> None:
-        eventlet.spawn_n(self.projection.catch_up)
+        self.live.start()
 
-    def get_dependency(self, worker_ctx) -> TicketProjection:
-        return self.projection
+    def stop(self) -> None:
+        self.live.stop()
+
+    def kill(self) -> None:
+        self.live.stop()
+
+    def get_dependency(self, worker_ctx) -> LiveProjection:
+        return self.live

@@ -1,17 +1,44 @@
-"""Nameko shell of portal_query: bus messages prompt a catch-up from the store."""
+"""Nameko shell of portal_query: bus messages prompt a catch-up; RPCs validate their
+arguments, then answer from the current view of the projection."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from nameko.events import event_handler
 from nameko.rpc import rpc
-from nameko.timer import timer
 
+from kernel.contracts import commands
 from kernel.contracts.envelope import check_envelope
+from kernel.contracts.validation import validate
 from kernel.dependencies import RequestContext
+from kernel.errors import ValidationFailed
 from kernel.logging import get_logger
+from services.portal_query import queries
 from services.portal_query.dependencies import Projection
+from services.portal_query.queries import TicketQuery
 
 log = get_logger(__name__)
+
+
+def _user(user_id: Any) -> str:
+    return validate(commands.USER_ID, {"user_id": user_id}, "user id")["user_id"]
+
+
+def _ticket(ticket_id: Any) -> int:
+    """A ticket id: an integer (a string of ASCII digits from a URL is accepted too)."""
+    if isinstance(ticket_id, str) and ticket_id.isascii() and ticket_id.isdigit():
+        ticket_id = int(ticket_id)
+    return validate(commands.TICKET_ID, {"ticket_id": ticket_id}, "ticket id")["ticket_id"]
+
+
+def _company(company_id: Any) -> str:
+    return validate(commands.COMPANY_ID, {"company_id": company_id}, "company id")["company_id"]
+
+
+def _query(query: Any) -> TicketQuery:
+    return TicketQuery.parse(validate(commands.TICKET_QUERY, query or {}, "ticket query"))
 
 
 class PortalQueryService:
@@ -20,24 +47,99 @@ class PortalQueryService:
     context = RequestContext()
     projection = Projection()
 
-    def _prompted(self, envelope: dict) -> None:
-        event = check_envelope(envelope)
-        if event.position > self.projection.checkpoint:
-            self.projection.catch_up()
-        log.info("event received", position=event.position, type=event.type)
+    # prompts -----------------------------------------------------------------------------
 
-    @event_handler("tickets", "#")
-    def on_ticket_event(self, envelope: dict) -> None:
+    def _prompted(self, envelope: Any) -> None:
+        try:
+            event = check_envelope(envelope)
+        except ValidationFailed as error:
+            log.warning("invalid envelope from the bus ignored", problems=error.fields)
+            return
+        self.projection.prompt(event.position)
+
+    @event_handler("identity", "#")
+    def on_identity_event(self, envelope: Any) -> None:
         self._prompted(envelope)
 
-    @timer(interval=0.5)
-    def catch_up(self) -> None:
-        self.projection.catch_up()
+    @event_handler("companies", "#")
+    def on_companies_event(self, envelope: Any) -> None:
+        self._prompted(envelope)
+
+    @event_handler("tickets", "#")
+    def on_tickets_event(self, envelope: Any) -> None:
+        self._prompted(envelope)
+
+    @event_handler("messenger_bridge", "#")
+    def on_messenger_bridge_event(self, envelope: Any) -> None:
+        self._prompted(envelope)
+
+    # the portal ----------------------------------------------------------------------------
 
     @rpc
-    def admin_list_tickets(self) -> dict:
-        items = sorted(self.projection.tickets.values(), key=lambda t: t["id"])
-        return {"items": items, "total": len(items)}
+    def portal_me(self, user_id: str) -> dict:
+        user_id = _user(user_id)
+        answer = queries.portal_me(self.projection.view(), user_id)
+        log.info("portal me", user_id=user_id)
+        return answer
+
+    @rpc
+    def portal_list_tickets(self, user_id: str, query: dict | None = None) -> dict:
+        user_id, ticket_query = _user(user_id), _query(query)
+        started = time.perf_counter()
+        answer = queries.portal_list_tickets(
+            self.projection.view(), user_id, ticket_query, time.time()
+        )
+        log.info(
+            "portal tickets listed",
+            user_id=user_id,
+            total=answer["total"],
+            searching=ticket_query.search is not None,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return answer
+
+    @rpc
+    def portal_get_ticket(self, user_id: str, ticket_id: int) -> dict:
+        user_id, ticket_id = _user(user_id), _ticket(ticket_id)
+        answer = queries.portal_get_ticket(self.projection.view(), user_id, ticket_id)
+        log.info("portal ticket read", user_id=user_id, ticket_id=ticket_id)
+        return answer
+
+    @rpc
+    def ticket_for_user(self, user_id: str, ticket_id: int) -> dict:
+        user_id, ticket_id = _user(user_id), _ticket(ticket_id)
+        return queries.ticket_for_user(self.projection.view(), user_id, ticket_id)
+
+    @rpc
+    def tickets_space(self, user_id: str) -> dict:
+        user_id = _user(user_id)
+        answer = queries.tickets_space(self.projection.view(), user_id)
+        log.info("tickets space read", user_id=user_id, total=len(answer["items"]))
+        return answer
+
+    # teammates -----------------------------------------------------------------------------
+
+    @rpc
+    def admin_list_tickets(self, query: dict | None = None) -> dict:
+        ticket_query = _query(query)
+        answer = queries.admin_list_tickets(self.projection.view(), ticket_query, time.time())
+        log.info("inbox tickets listed", total=answer["total"])
+        return answer
+
+    @rpc
+    def company_tickets(self, company_id: str, query: dict | None = None) -> dict:
+        company_id, ticket_query = _company(company_id), _query(query)
+        answer = queries.company_tickets(
+            self.projection.view(), company_id, ticket_query, time.time()
+        )
+        log.info("company tickets listed", company_id=company_id, total=answer["total"])
+        return answer
+
+    # operations ----------------------------------------------------------------------------
+
+    @rpc
+    def status(self) -> dict:
+        return self.projection.status()
 
     @rpc
     def health(self) -> dict:

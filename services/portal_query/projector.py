@@ -1,0 +1,225 @@
+"""Follows the event store by position into one projection generation.
+
+The store is the truth: positions are contiguous and in commit order, so reading after
+the checkpoint never skips a late commit, and a bus message is only a prompt to read.
+Each batch of events is applied to the in-memory read model, then its document changes,
+parked events and new checkpoint are committed in one transaction; a replayed or
+redelivered event is below the checkpoint and changes nothing.
+
+A handler that raises is retried ``max_attempts`` times, then its event is parked with
+the error; later events of the same stream park behind it (per-stream order), and other
+streams keep flowing. :meth:`Projector.retry_parked` re-applies them in order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from kernel.contracts.envelope import RecordedEvent
+from kernel.eventstore import EventStore
+from kernel.logging import get_logger
+from services.portal_query.domain import HANDLERS, Handler, ReadModel, epoch
+from services.portal_query.queries import View
+from services.portal_query.search_index import SearchIndex
+from services.portal_query.storage import GenerationState, ParkedEvent, ProjectionStorage
+
+log = get_logger(__name__)
+
+MAX_ATTEMPTS = 3
+BATCH_SIZE = 500
+
+
+def _no_pause() -> None:
+    """Between batches; the service passes ``eventlet.sleep`` to let queries run."""
+
+
+class Projector:
+    """One generation's read model, its search index and its place in the store."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        storage: ProjectionStorage,
+        state: GenerationState,
+        model: ReadModel,
+        parked: list[ParkedEvent],
+        handlers: Mapping[str, Handler] = HANDLERS,
+        with_index: bool = True,
+        must_be_current: bool = True,
+        pause: Callable[[], None] = _no_pause,
+        batch_size: int = BATCH_SIZE,
+    ):
+        self.store = store
+        self.storage = storage
+        self.generation = state.generation
+        self.checkpoint = state.checkpoint
+        self.revision = state.revision
+        self.model = model
+        self.handlers = handlers
+        self.must_be_current = must_be_current
+        self.pause = pause
+        self.batch_size = batch_size
+        self.parked = {event.position: event for event in parked}
+        self.parked_streams = {event.stream_id for event in parked}
+        self._parked_changes: dict[int, ParkedEvent] = {}
+        self._unparked: set[int] = set()
+        self.index = SearchIndex.build(model) if with_index else None
+        model.changed_tickets.clear()
+
+    @classmethod
+    def load(
+        cls,
+        store: EventStore,
+        storage: ProjectionStorage,
+        generation: int | None = None,
+        **options,
+    ) -> Projector:
+        """Load a generation (the current one by default, made on first start) from
+        storage. Retried if a writer commits to it while it is being read."""
+        pause = options.get("pause", _no_pause)
+        while True:
+            if generation is None:
+                state = storage.current()
+                if state is None:
+                    storage.switch(storage.create_generation())
+                    continue
+            else:
+                state = storage.state(generation)
+            documents = []
+            for batch in storage.documents(state.generation):
+                documents.extend(batch)
+                pause()
+            parked = storage.parked(state.generation)
+            if storage.state(state.generation) == state:
+                break
+        model = ReadModel.from_documents(documents)
+        return cls(store, storage, state, model, parked, **options)
+
+    @property
+    def view(self) -> View:
+        return View(self.model, self.index)
+
+    # following the store ---------------------------------------------------------------
+
+    def catch_up(self, until: int | None = None) -> int:
+        """Apply every event after the checkpoint (up to ``until``); the number applied."""
+        applied = 0
+        while until is None or self.checkpoint < until:
+            limit = self.batch_size
+            if until is not None:
+                limit = min(limit, until - self.checkpoint)
+            events = self.store.read_all(self.checkpoint, limit)
+            if not events:
+                break
+            for event in events:
+                self._apply(event)
+            self._commit(events[-1].position)
+            applied += len(events)
+            self.pause()
+            if len(events) < limit:
+                break
+        return applied
+
+    def _apply(self, event: RecordedEvent) -> None:
+        if event.stream_id in self.parked_streams:
+            first = min(p.position for p in self.parked.values() if p.stream_id == event.stream_id)
+            self._park(event, f"waits behind parked event at position {first}", 0)
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return
+        error = self._run(handler, event)
+        if error is not None:
+            self._park(event, error, MAX_ATTEMPTS)
+
+    def _run(self, handler: Handler, event: RecordedEvent) -> str | None:
+        """Apply ``event``; after ``MAX_ATTEMPTS`` failures, the last error."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                handler(self.model, event)
+                return None
+            except Exception as error:  # any handler failure, retried then parked
+                failure = f"{type(error).__name__}: {error}"
+                log.warning(
+                    "projection handler failed",
+                    position=event.position,
+                    type=event.type,
+                    attempt=attempt,
+                    error=failure,
+                )
+        return failure
+
+    def _park(self, event: RecordedEvent, error: str, attempts: int) -> None:
+        parked = ParkedEvent(
+            event.position, event.event_id, event.stream_id, event.type, error, attempts
+        )
+        self.parked[event.position] = parked
+        self.parked_streams.add(event.stream_id)
+        self._parked_changes[event.position] = parked
+        self._unparked.discard(event.position)
+        log.error("projection parked an event", position=event.position, type=event.type)
+
+    def _commit(self, checkpoint: int) -> None:
+        """Persist what changed since the last commit, with the checkpoint, atomically."""
+        changes = self.model.take_dirty()
+        if self.index is not None:
+            for ticket_id in self.model.changed_tickets:
+                self.index.refresh(self.model, ticket_id)
+        self.model.changed_tickets.clear()
+        self.revision = self.storage.commit(
+            self.generation,
+            self.revision,
+            checkpoint,
+            changes,
+            parked=list(self._parked_changes.values()),
+            unparked=sorted(self._unparked),
+            must_be_current=self.must_be_current,
+        )
+        self.checkpoint = max(self.checkpoint, checkpoint)
+        self._parked_changes.clear()
+        self._unparked.clear()
+
+    # parked events ---------------------------------------------------------------------
+
+    def retry_parked(self) -> dict[str, int]:
+        """Re-apply the parked events in position order; those that fail again (and the
+        later events of their streams) stay parked."""
+        waiting = sorted(self.parked.values(), key=lambda p: p.position)
+        events = self.store.get_events([p.event_id for p in waiting])
+        self.parked, self.parked_streams = {}, set()
+        retried = 0
+        for parked in waiting:
+            event = events[parked.event_id]
+            if event.stream_id in self.parked_streams:
+                self._park(event, parked.error, parked.attempts)
+                continue
+            handler = self.handlers.get(event.type)
+            error = self._run(handler, event) if handler else None
+            if error is None:
+                self._unparked.add(parked.position)
+                self._parked_changes.pop(parked.position, None)
+                retried += 1
+            else:
+                self._park(event, error, parked.attempts + MAX_ATTEMPTS)
+        self._commit(self.checkpoint)
+        return {"retried": retried, "parked": len(self.parked)}
+
+    # status ----------------------------------------------------------------------------
+
+    def status(self, now: float | None = None) -> dict[str, int | float]:
+        head = self.store.head_position()
+        lag_seconds = 0.0
+        if head > self.checkpoint:
+            oldest = self.store.read_all(self.checkpoint, 1)
+            if oldest:
+                now = time.time() if now is None else now
+                lag_seconds = max(0.0, round(now - epoch(oldest[0].occurred_at), 3))
+        return {
+            "generation": self.generation,
+            "checkpoint": self.checkpoint,
+            "head": head,
+            "lag_events": max(0, head - self.checkpoint),
+            "lag_seconds": lag_seconds,
+            "parked": len(self.parked),
+        }

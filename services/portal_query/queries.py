@@ -1,0 +1,387 @@
+"""Answers of portal_query, computed from the read model and its search index.
+
+Pure functions of ``(model, index, arguments, now)``. Access rules live here, once:
+a portal user needs an email, a company and a ticket of one of their companies; they see
+the tickets of their companies, or only those they created when the visibility conditions
+restrict them; a ticket they may not see is :class:`NotFound`, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from kernel.contracts.commands import MAX_PER_PAGE
+from kernel.errors import NoPortalAccess, NotFound
+from kernel.visibility import restricts
+from services.portal_query.domain import Contact, ReadModel, Ticket, part_words
+from services.portal_query.search_index import (
+    RANK_LOCATION,
+    Filters,
+    Hits,
+    Partition,
+    SearchIndex,
+)
+from services.portal_query.text import (
+    SearchQuery,
+    escaped_excerpt,
+    highlight,
+    parse_query,
+    relative_time,
+)
+
+DEFAULT_PER_PAGE = 25
+MESSENGER_URL = "/messenger/conversations/{}"
+Scope = tuple[Partition, int]  # a partition and the slots the caller may see in it
+
+
+@dataclass(frozen=True)
+class View:
+    """One consistent read model and its index; swapped whole after a reload."""
+
+    model: ReadModel
+    index: SearchIndex
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    search: SearchQuery | None
+    filters: Filters
+    company_id: str | None
+    sort: str | None
+    descending: bool
+    page: int
+    per_page: int
+
+    @classmethod
+    def parse(cls, query: dict[str, Any]) -> TicketQuery:
+        """From a validated ``TICKET_QUERY``."""
+        return cls(
+            search=parse_query(query.get("q")),
+            filters=Filters(
+                type=query.get("type"),
+                state=query.get("state"),
+                creator_id=query.get("creator_id"),
+                created_from=query.get("created_from"),
+                created_to=query.get("created_to"),
+                updated_from=query.get("updated_from"),
+                updated_to=query.get("updated_to"),
+            ),
+            company_id=query.get("company_id"),
+            sort=query.get("sort"),
+            descending=query.get("order", "desc") == "desc",
+            page=query.get("page", 1),
+            per_page=min(query.get("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
+        )
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds")
+
+
+# access ------------------------------------------------------------------------------------
+
+
+def portal_companies(model: ReadModel, user_id: str) -> list[str]:
+    return sorted(c for c in model.companies_of.get(user_id, ()) if c in model.companies)
+
+
+def is_restricted(model: ReadModel, contact: Contact) -> bool:
+    return restricts(model.settings.visibility_conditions, contact.attributes)
+
+
+def require_access(view: View, user_id: str) -> Contact:
+    """The user's contact, or :class:`NoPortalAccess` naming every missing requirement."""
+    contact = view.model.contacts.get(user_id)
+    companies = portal_companies(view.model, user_id)
+    missing = []
+    if contact is None or not contact.email:
+        missing.append("email")
+    if not companies:
+        missing.append("company")
+    if not any(len(view.index.partitions.get(c) or ()) for c in companies):
+        missing.append("ticket")
+    if missing:
+        raise NoPortalAccess(
+            f"the customer portal needs {', '.join(missing)}", {"missing": missing}
+        )
+    return contact
+
+
+def user_scopes(view: View, contact: Contact, company_id: str | None = None) -> list[Scope]:
+    """What a portal user may see, per company partition."""
+    companies = portal_companies(view.model, contact.id)
+    if company_id is not None:
+        companies = [company_id] if company_id in companies else []
+    creator = contact.id if is_restricted(view.model, contact) else None
+    scopes = []
+    for company in companies:
+        partition = view.index.partition(company)
+        if partition is not None:
+            scopes.append((partition, partition.visible_to(creator)))
+    return scopes
+
+
+def visible_ticket(view: View, user_id: str, ticket_id: int) -> Ticket:
+    """The ticket if the user may see it in the portal, else :class:`NotFound`."""
+    model = view.model
+    ticket = model.tickets.get(ticket_id)
+    contact = model.contacts.get(user_id)
+    if (
+        ticket is None
+        or contact is None
+        or not contact.email
+        or ticket.company_id is None
+        or ticket.company_id not in portal_companies(model, user_id)
+        or (is_restricted(model, contact) and ticket.creator_id != user_id)
+    ):
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    return ticket
+
+
+# answers -----------------------------------------------------------------------------------
+
+
+def portal_me(view: View, user_id: str) -> dict[str, Any]:
+    contact = require_access(view, user_id)
+    model = view.model
+    return {
+        "user": {"id": contact.id, "email": contact.email, "name": contact.name},
+        "companies": [
+            {"id": c, "name": model.companies[c]} for c in portal_companies(model, user_id)
+        ],
+        "settings": {"preview_enabled": model.settings.preview_enabled},
+    }
+
+
+def portal_list_tickets(view: View, user_id: str, query: TicketQuery, now: float) -> dict[str, Any]:
+    contact = require_access(view, user_id)
+    preview = view.model.settings.preview_enabled
+    return table(view, user_scopes(view, contact, query.company_id), query, now, preview)
+
+
+def portal_get_ticket(view: View, user_id: str, ticket_id: int) -> dict[str, Any]:
+    require_access(view, user_id)
+    ticket = visible_ticket(view, user_id, ticket_id)
+    model = view.model
+    conversation = model.conversations.get(ticket.conversation_id or "")
+    details = item(model, ticket)
+    details["description"] = ticket.description
+    details["conversation_id"] = conversation.id if conversation else None
+    details["messenger_url"] = MESSENGER_URL.format(conversation.id) if conversation else None
+    details["participant"] = bool(conversation and user_id in conversation.participant_ids)
+    details["conversation"] = (
+        [
+            {
+                "id": part.id,
+                "author_type": part.author_type,
+                "author_name": part_author(model, part),
+                "body": part.body,
+                "created_at": iso(part.created_at),
+            }
+            for part in conversation.parts.values()
+        ]
+        if conversation
+        else []
+    )
+    return details
+
+
+def ticket_for_user(view: View, user_id: str, ticket_id: int) -> dict[str, Any]:
+    ticket = visible_ticket(view, user_id, ticket_id)
+    conversation = view.model.conversations.get(ticket.conversation_id or "")
+    return {
+        "ticket_id": ticket.id,
+        "conversation_id": conversation.id if conversation else None,
+        "participant": bool(conversation and user_id in conversation.participant_ids),
+    }
+
+
+def tickets_space(view: View, user_id: str) -> dict[str, Any]:
+    """Tickets the user created or participates in, of any company or none."""
+    model = view.model
+    tickets = [model.tickets[t] for t in view.index.tickets_of_person.get(user_id, ())]
+    tickets.sort(key=lambda t: (model.updated_at(t), t.id), reverse=True)
+    return {"items": [item(model, ticket) for ticket in tickets]}
+
+
+def admin_list_tickets(view: View, query: TicketQuery, now: float) -> dict[str, Any]:
+    """The teammates' inbox search: every ticket, no visibility conditions."""
+    partitions = view.index.partitions
+    if query.company_id is not None:
+        keys = [query.company_id] if query.company_id in partitions else []
+    else:
+        keys = list(partitions)
+    return table(view, [(partitions[k], partitions[k].live) for k in keys], query, now, False)
+
+
+def company_tickets(view: View, company_id: str, query: TicketQuery, now: float) -> dict:
+    """A company profile's tickets tab."""
+    if company_id not in view.model.companies:
+        raise NotFound(f"company {company_id} does not exist")
+    partition = view.index.partition(company_id)
+    scopes = [(partition, partition.live)] if partition is not None else []
+    return table(view, scopes, query, now, False)
+
+
+# the table ---------------------------------------------------------------------------------
+
+
+def table(
+    view: View, scopes: list[Scope], query: TicketQuery, now: float, preview: bool
+) -> dict[str, Any]:
+    """Filter, search, sort and page the tickets of ``scopes``; facets over all of them."""
+    hits = [partition.search(bits, query.search, query.filters) for partition, bits in scopes]
+    ids, ranks = ordered(hits, query)
+    start = (query.page - 1) * query.per_page
+    page_ids = ids[start : start + query.per_page].tolist()
+    page_ranks = ranks[start : start + query.per_page].tolist()
+    model = view.model
+    items = []
+    for ticket_id, rank in zip(page_ids, page_ranks, strict=True):
+        ticket = model.tickets[ticket_id]
+        entry = item(model, ticket)
+        if preview and query.search is not None:
+            entry["preview"] = preview_of(model, ticket, query.search, rank, now)
+        items.append(entry)
+    return {
+        "items": items,
+        "total": len(ids),
+        "page": query.page,
+        "per_page": query.per_page,
+        "facets": facets(model, scopes),
+    }
+
+
+def ordered(hits: list[Hits], query: TicketQuery) -> tuple[np.ndarray, np.ndarray]:
+    """Ticket ids (and their search ranks) in answer order. Relevance while searching
+    without an explicit sort (ties: last updated, newest first); otherwise the column,
+    ties broken by id in the same direction."""
+    if not hits:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8)
+    ids = np.concatenate([h.ids for h in hits])
+    ranks = np.concatenate([h.ranks for h in hits])
+    sort = query.sort or ("relevance" if query.search is not None else "updated_at")
+    if sort == "relevance":
+        order = np.lexsort((-ids, -np.concatenate([h.updated for h in hits]), ranks))
+        return ids[order], ranks[order]
+    if sort == "type":
+        names = [name for h in hits for name in h.types]
+        ordinal = {name: n for n, name in enumerate(sorted(set(names), key=str.casefold))}
+        column = np.array([ordinal[name] for name in names], dtype=np.int64)
+    else:
+        column = np.concatenate(
+            [
+                {"id": h.ids, "state": h.states, "created_at": h.created, "updated_at": h.updated}[
+                    sort
+                ]
+                for h in hits
+            ]
+        )
+    sign = -1 if query.descending else 1
+    order = np.lexsort((sign * ids, sign * column))
+    return ids[order], ranks[order]
+
+
+def item(model: ReadModel, ticket: Ticket) -> dict[str, Any]:
+    """One row of a ticket table (portal, tickets space, inbox, company tab)."""
+    company = (
+        {"id": ticket.company_id, "name": model.companies.get(ticket.company_id)}
+        if ticket.company_id
+        else None
+    )
+    return {
+        "id": ticket.id,
+        "type": ticket.type,
+        "state": ticket.state,
+        "title": ticket.title,
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(model.updated_at(ticket)),
+        "company": company,
+        "creator": {"id": ticket.creator_id, "name": model.contact_name(ticket.creator_id)},
+        "attributes": [dict(attribute) for attribute in ticket.attributes],
+    }
+
+
+def facets(model: ReadModel, scopes: list[Scope]) -> dict[str, Any]:
+    """The filter choices: types in use, creators and companies of the visible tickets."""
+    types: set[str] = set()
+    creators: set[str] = set()
+    companies: set[str] = set()
+    for partition, bits in scopes:
+        if not bits:
+            continue
+        types.update(name for name, found in partition.types.items() if found & bits)
+        creators.update(who for who, found in partition.creators.items() if found & bits)
+        if partition.company_id is not None:
+            companies.add(partition.company_id)
+    return {
+        "types": sorted(types, key=str.casefold),
+        "creators": sorted(
+            ({"id": who, "name": model.contact_name(who)} for who in creators),
+            key=lambda c: ((c["name"] or c["id"]).casefold(), c["id"]),
+        ),
+        "companies": [{"id": c, "name": model.companies.get(c)} for c in sorted(companies)],
+    }
+
+
+# preview -----------------------------------------------------------------------------------
+
+
+def part_author(model: ReadModel, part) -> str | None:
+    """A teammate's name as written on the part; a user's from their contact."""
+    if part.author_type == "user":
+        return model.contact_name(part.author_id) or part.author_name
+    return part.author_name
+
+
+def preview_of(
+    model: ReadModel, ticket: Ticket, query: SearchQuery, rank: int, now: float
+) -> dict[str, Any]:
+    """The best-matching snippet: from the location the hit ranked by, else the first
+    location (title, description, conversation) holding a matched word."""
+    creator = model.contact_name(ticket.creator_id)
+    location = RANK_LOCATION.get(rank)
+    snippets = {
+        "title": lambda: highlight(ticket.title, query),
+        "description": lambda: highlight(ticket.description, query),
+        "conversation": lambda: conversation_snippet(model, ticket, query),
+    }
+    order = [location] if location else ["title", "description", "conversation"]
+    for place in order:
+        found = snippets[place]()
+        if found is None:
+            continue
+        if place == "conversation":
+            html, part = found
+            return _preview(place, html, part_author(model, part), part.created_at, now)
+        return _preview(place, found, creator, ticket.created_at, now)
+    return _preview("title", escaped_excerpt(ticket.title), creator, ticket.created_at, now)
+
+
+def conversation_snippet(model: ReadModel, ticket: Ticket, query: SearchQuery):
+    """The part with the most matched words (ties: the latest) and its highlight."""
+    conversation = model.conversations.get(ticket.conversation_id or "")
+    if conversation is None:
+        return None
+    best, best_count = None, 0
+    for part in conversation.parts.values():
+        count = query.matched_words(part_words(part))
+        if count and count >= best_count:
+            best, best_count = part, count
+    if best is None:
+        return None
+    return highlight(best.body, query) or escaped_excerpt(best.body), best
+
+
+def _preview(location: str, html: str, author: str | None, at: float, now: float) -> dict:
+    return {
+        "location": location,
+        "html": html,
+        "author_name": author,
+        "timestamp": iso(at),
+        "relative_time": relative_time(at, now),
+    }

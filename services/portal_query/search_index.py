@@ -1,0 +1,337 @@
+"""The in-process search index: one partition per company (and one for tickets without a
+company), rebuilt from the read model and refreshed ticket by ticket.
+
+Why this shape: a query touches only the partitions the caller may see, so another
+tenant's tickets are never even candidates. Inside a partition every ticket has a slot;
+each token, type, state and creator maps to a Python int whose bits are the slots that
+have it, so "every word must match" is a handful of big-int ANDs. A sorted vocabulary
+expands the last word as a prefix (unions cached per prefix, invalidated per token), and
+numpy arrays per slot hold the sort keys, so filtering by date and sorting 10,000 tickets
+is vectorized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from sortedcontainers import SortedList
+
+from kernel.contracts.fields import TICKET_STATES
+from services.portal_query.domain import ReadModel, Ticket, conversation_words
+from services.portal_query.text import SearchQuery, tokens
+
+FIELDS = ("title", "description", "conversation")
+STATE_ORDER = {state: order for order, state in enumerate(TICKET_STATES)}
+# Rank of a search hit by where it matched, best first.
+RANK_ID, RANK_TITLE, RANK_DESCRIPTION, RANK_CONVERSATION, RANK_SPREAD = range(5)
+RANK_LOCATION = {
+    RANK_ID: "title",
+    RANK_TITLE: "title",
+    RANK_DESCRIPTION: "description",
+    RANK_CONVERSATION: "conversation",
+}
+PREFIX_CACHE_SIZE = 4096
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+def slots_of(bits: int) -> np.ndarray:
+    """The set bits of ``bits`` as an ascending array of slot numbers."""
+    if not bits:
+        return _EMPTY
+    raw = np.frombuffer(bits.to_bytes((bits.bit_length() + 7) // 8, "little"), np.uint8)
+    return np.flatnonzero(np.unpackbits(raw, bitorder="little"))
+
+
+def mask_of(bits: int, size: int) -> np.ndarray:
+    """``bits`` as a boolean array of ``size`` slots."""
+    raw = np.frombuffer(bits.to_bytes((size + 7) // 8 or 1, "little"), np.uint8)
+    return np.unpackbits(raw, count=size, bitorder="little").astype(bool)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    type: str | None = None
+    state: str | None = None
+    creator_id: str | None = None
+    created_from: float | None = None
+    created_to: float | None = None
+    updated_from: float | None = None
+    updated_to: float | None = None
+
+
+@dataclass(slots=True)
+class Hits:
+    """The matching tickets of one partition, with their sort keys (parallel arrays)."""
+
+    ids: np.ndarray
+    created: np.ndarray
+    updated: np.ndarray
+    states: np.ndarray
+    types: list[str]  # the type of each hit
+    ranks: np.ndarray
+
+
+class Partition:
+    """The index of one company's tickets (or of the tickets without a company)."""
+
+    def __init__(self, company_id: str | None) -> None:
+        self.company_id = company_id
+        self.slot_of: dict[int, int] = {}
+        self.ticket_at: list[int | None] = []
+        self.free: list[int] = []
+        self.live = 0
+        self.words: tuple[dict[str, int], ...] = ({}, {}, {})  # per field: token -> bits
+        self.slot_words: list[tuple[frozenset[str], ...]] = []
+        self.vocabulary: SortedList = SortedList()
+        self.types: dict[str, int] = {}
+        self.states: dict[str, int] = {}
+        self.creators: dict[str, int] = {}
+        self.slot_labels: list[tuple[str, str, str]] = []  # (type, state, creator)
+        self.ids = np.zeros(16, dtype=np.int64)
+        self.created = np.zeros(16)
+        self.updated = np.zeros(16)
+        self.state_order = np.zeros(16, dtype=np.int8)
+        self._prefix_cache: dict[str, tuple[int, int, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    @property
+    def size(self) -> int:
+        return len(self.ticket_at)
+
+    # changes ---------------------------------------------------------------------------
+
+    def put(self, ticket: Ticket, updated_at: float, words: tuple[frozenset[str], ...]) -> None:
+        slot = self.slot_of.get(ticket.id)
+        if slot is None:
+            slot = self._allocate(ticket.id)
+            old_words: tuple[frozenset[str], ...] = (frozenset(),) * 3
+        else:
+            old_words = self.slot_words[slot]
+            self._unlabel(slot)
+        bit = 1 << slot
+        for field, (old, new) in enumerate(zip(old_words, words, strict=True)):
+            for token in old - new:
+                self._unset_word(field, token, bit)
+            for token in new - old:
+                self._set_word(field, token, bit)
+        self.slot_words[slot] = words
+        labels = (ticket.type, ticket.state, ticket.creator_id)
+        self.slot_labels[slot] = labels
+        for table, label in zip((self.types, self.states, self.creators), labels, strict=True):
+            table[label] = table.get(label, 0) | bit
+        self.ids[slot] = ticket.id
+        self.created[slot] = ticket.created_at
+        self.updated[slot] = updated_at
+        self.state_order[slot] = STATE_ORDER.get(ticket.state, len(STATE_ORDER))
+        self.live |= bit
+
+    def remove(self, ticket_id: int) -> None:
+        slot = self.slot_of.pop(ticket_id, None)
+        if slot is None:
+            return
+        bit = 1 << slot
+        for field, words in enumerate(self.slot_words[slot]):
+            for token in words:
+                self._unset_word(field, token, bit)
+        self._unlabel(slot)
+        self.slot_words[slot] = (frozenset(),) * 3
+        self.ticket_at[slot] = None
+        self.live &= ~bit
+        self.free.append(slot)
+
+    def _allocate(self, ticket_id: int) -> int:
+        if self.free:
+            slot = self.free.pop()
+        else:
+            slot = len(self.ticket_at)
+            self.ticket_at.append(None)
+            self.slot_words.append((frozenset(),) * 3)
+            self.slot_labels.append(("", "", ""))
+            if slot >= len(self.ids):
+                grow = len(self.ids)
+                self.ids = np.concatenate([self.ids, np.zeros(grow, dtype=np.int64)])
+                self.created = np.concatenate([self.created, np.zeros(grow)])
+                self.updated = np.concatenate([self.updated, np.zeros(grow)])
+                self.state_order = np.concatenate([self.state_order, np.zeros(grow, np.int8)])
+        self.ticket_at[slot] = ticket_id
+        self.slot_of[ticket_id] = slot
+        return slot
+
+    def _unlabel(self, slot: int) -> None:
+        bit = 1 << slot
+        tables = (self.types, self.states, self.creators)
+        for table, label in zip(tables, self.slot_labels[slot], strict=True):
+            remaining = table.get(label, 0) & ~bit
+            if remaining:
+                table[label] = remaining
+            else:
+                table.pop(label, None)
+
+    def _set_word(self, field: int, token: str, bit: int) -> None:
+        if not any(token in words for words in self.words):
+            self.vocabulary.add(token)
+        table = self.words[field]
+        table[token] = table.get(token, 0) | bit
+        self._forget_prefixes(token)
+
+    def _unset_word(self, field: int, token: str, bit: int) -> None:
+        table = self.words[field]
+        remaining = table.get(token, 0) & ~bit
+        if remaining:
+            table[token] = remaining
+        else:
+            table.pop(token, None)
+            if not any(token in words for words in self.words):
+                self.vocabulary.remove(token)
+        self._forget_prefixes(token)
+
+    def _forget_prefixes(self, token: str) -> None:
+        cache = self._prefix_cache
+        if cache:
+            for end in range(1, len(token) + 1):
+                cache.pop(token[:end], None)
+
+    # lookups ---------------------------------------------------------------------------
+
+    def word_bits(self, word: str) -> tuple[int, int, int]:
+        title, description, conversation = self.words
+        return title.get(word, 0), description.get(word, 0), conversation.get(word, 0)
+
+    def prefix_bits(self, prefix: str) -> tuple[int, int, int]:
+        """Per field, the tickets holding a token that starts with ``prefix``."""
+        cached = self._prefix_cache.get(prefix)
+        if cached is not None:
+            return cached
+        title = description = conversation = 0
+        title_words, description_words, conversation_words_ = self.words
+        for token in self.vocabulary.irange(prefix, prefix + "\U0010ffff"):
+            title |= title_words.get(token, 0)
+            description |= description_words.get(token, 0)
+            conversation |= conversation_words_.get(token, 0)
+        result = (title, description, conversation)
+        if len(self._prefix_cache) >= PREFIX_CACHE_SIZE:
+            self._prefix_cache.clear()
+        self._prefix_cache[prefix] = result
+        return result
+
+    def id_bits(self, ticket_ids: Iterable[int]) -> int:
+        bits = 0
+        for ticket_id in ticket_ids:
+            slot = self.slot_of.get(ticket_id)
+            if slot is not None:
+                bits |= 1 << slot
+        return bits
+
+    def search(self, bits: int, query: SearchQuery, filters: Filters) -> Hits:
+        """The tickets among ``bits`` that match ``filters`` and (if any) ``query``."""
+        if filters.type is not None:
+            bits &= self.types.get(filters.type, 0)
+        if filters.state is not None:
+            bits &= self.states.get(filters.state, 0)
+        if filters.creator_id is not None:
+            bits &= self.creators.get(filters.creator_id, 0)
+        levels: tuple[int, ...] = ()
+        if query is not None and bits:
+            bits, levels = self._match(bits, query)
+        slots = slots_of(bits)
+        keep = None
+        for values, low, high in (
+            (self.created, filters.created_from, filters.created_to),
+            (self.updated, filters.updated_from, filters.updated_to),
+        ):
+            if low is not None:
+                keep = (values[slots] >= low) & (True if keep is None else keep)
+            if high is not None:
+                keep = (values[slots] <= high) & (True if keep is None else keep)
+        if keep is not None:
+            slots = slots[keep]
+        ranks = np.full(len(slots), RANK_SPREAD, dtype=np.int8)
+        for rank in reversed(range(len(levels))):
+            if levels[rank]:
+                ranks[mask_of(levels[rank], self.size)[slots]] = rank
+        return Hits(
+            ids=self.ids[slots],
+            created=self.created[slots],
+            updated=self.updated[slots],
+            states=self.state_order[slots],
+            types=[self.slot_labels[slot][0] for slot in slots.tolist()],
+            ranks=ranks,
+        )
+
+    def _match(self, bits: int, query: SearchQuery) -> tuple[int, tuple[int, ...]]:
+        """The tickets where every word matches somewhere, and, per rank, those where all
+        words match by id, in the title, the description or the conversation."""
+        by_id = self.id_bits(query.ticket_ids)
+        in_field = [bits, bits, bits]
+        anywhere = bits
+        numbers = {str(ticket_id) for ticket_id in query.ticket_ids}
+        per_word = [self.word_bits(word) for word in query.exact_words]
+        per_word.append(self.prefix_bits(query.prefix))
+        for word, fields in zip(query.words, per_word, strict=True):
+            word_anywhere = fields[0] | fields[1] | fields[2]
+            if word in numbers:
+                word_anywhere |= by_id
+            anywhere &= word_anywhere
+            for field in range(3):
+                in_field[field] &= fields[field]
+        return anywhere, (anywhere & by_id, *(anywhere & found for found in in_field))
+
+    def visible_to(self, creator_id: str | None) -> int:
+        """Every ticket, or only those ``creator_id`` created (visibility conditions)."""
+        return self.live if creator_id is None else self.creators.get(creator_id, 0)
+
+
+class SearchIndex:
+    """Every partition, plus who each ticket belongs to for the Messenger tickets space."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[str | None, Partition] = {}
+        self.partition_of: dict[int, str | None] = {}
+        self.tickets_of_person: dict[str, set[int]] = {}
+        self.people_of_ticket: dict[int, frozenset[str]] = {}
+
+    @classmethod
+    def build(cls, model: ReadModel) -> SearchIndex:
+        index = cls()
+        for ticket_id in model.tickets:
+            index.refresh(model, ticket_id)
+        return index
+
+    def partition(self, company_id: str | None) -> Partition | None:
+        return self.partitions.get(company_id)
+
+    def refresh(self, model: ReadModel, ticket_id: int) -> None:
+        """Bring one ticket's entries up to date with the model."""
+        ticket = model.tickets.get(ticket_id)
+        old_key = self.partition_of.get(ticket_id, ...)
+        if ticket is None:
+            if old_key is not ...:
+                self.partitions[old_key].remove(ticket_id)
+                del self.partition_of[ticket_id]
+            return
+        if old_key is not ... and old_key != ticket.company_id:
+            self.partitions[old_key].remove(ticket_id)
+        conversation = model.conversations.get(ticket.conversation_id or "")
+        words = (
+            frozenset(tokens(ticket.title)),
+            frozenset(tokens(ticket.description)),
+            frozenset(conversation_words(conversation)) if conversation else frozenset(),
+        )
+        partition = self.partitions.get(ticket.company_id)
+        if partition is None:
+            partition = self.partitions[ticket.company_id] = Partition(ticket.company_id)
+        partition.put(ticket, model.updated_at(ticket), words)
+        self.partition_of[ticket_id] = ticket.company_id
+        self._refresh_people(ticket_id, frozenset(model.people_of(ticket)))
+
+    def _refresh_people(self, ticket_id: int, people: frozenset[str]) -> None:
+        old = self.people_of_ticket.get(ticket_id, frozenset())
+        for person in old - people:
+            self.tickets_of_person[person].discard(ticket_id)
+        for person in people - old:
+            self.tickets_of_person.setdefault(person, set()).add(ticket_id)
+        self.people_of_ticket[ticket_id] = people
