@@ -1,0 +1,155 @@
+"""Nameko shell of messenger_bridge: validate, gather contacts and access, run the domain,
+append. See docs/rpc.md."""
+
+from __future__ import annotations
+
+import uuid
+
+from nameko.rpc import rpc
+
+from kernel.aggregate import execute
+from kernel.contracts import commands
+from kernel.contracts.envelope import NewEvent, RecordedEvent
+from kernel.contracts.events import conversation_link_event_id
+from kernel.contracts.validation import validate
+from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
+from kernel.errors import NotFound
+from kernel.logging import get_logger
+from services.messenger_bridge import domain
+
+log = get_logger(__name__)
+
+# Ids derived from an idempotency key: uuid5(namespace, "<purpose>:<key>").
+DERIVED_ID_NAMESPACE = uuid.UUID("c4f1d9e2-7a3b-4c5d-8e6f-0a1b2c3d4e5f")
+PORTAL_URL = "/"
+
+
+class MessengerBridgeService:
+    name = "messenger_bridge"
+
+    context = RequestContext()
+    event_log = EventLog()
+    identity = TimedRpcProxy("identity")
+    portal_query = TimedRpcProxy("portal_query")
+
+    @rpc
+    def start_conversation(self, command: dict) -> dict:
+        """A user's opening message starts a conversation: both events in one append."""
+        command = validate(commands.START_CONVERSATION, command, "conversation")
+        conversation_id = self._new_id("conv", "conversation")
+        part_id = self._new_id("part", "part")
+        contact = self._contact(command["user_id"])
+
+        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
+            return self._new_events(
+                domain.start_conversation(
+                    domain.fold(history), conversation_id, part_id, command, contact
+                )
+            )
+
+        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        conversation = domain.fold(history)
+        log.info(
+            "conversation started",
+            conversation_id=conversation.conversation_id,
+            contact_id=conversation.contact_id,
+        )
+        return conversation.to_dict(ticket_id=None)
+
+    @rpc
+    def add_part(self, conversation_id: str, command: dict) -> dict:
+        validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
+        command = validate(commands.ADD_PART, command, "conversation part")
+        part_id = self._new_id("part", "part")
+        contact = self._contact(command["author_id"]) if command["author_type"] == "user" else None
+
+        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
+            conversation = domain.existing_conversation(history, conversation_id)
+            return self._new_events(domain.add_part(conversation, part_id, command, contact))
+
+        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        part = domain.fold(history).part(part_id)
+        log.info(
+            "conversation part added",
+            conversation_id=conversation_id,
+            part_id=part.part_id,
+            author_type=part.author_type,
+            internal=part.internal,
+        )
+        return part.to_dict()
+
+    @rpc
+    def get_conversation(self, conversation_id: str) -> dict:
+        """The teammate view, internal notes included, with the linked ticket's id."""
+        validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
+        history = self.event_log.read_stream(domain.stream_of(conversation_id))
+        conversation = domain.existing_conversation(history, conversation_id)
+        return conversation.to_dict(ticket_id=self._linked_ticket(conversation_id))
+
+    @rpc
+    def join_conversation(self, ticket_id: int, user_id: str) -> dict:
+        """A portal user joins the conversation of a ticket they may see. ``joined`` tells
+        whether this call added them (false: they already took part)."""
+        validate(commands.JOIN_CONVERSATION, {"ticket_id": ticket_id, "user_id": user_id}, "join")
+        access = self.portal_query.ticket_for_user(user_id, ticket_id)
+        conversation_id = access["conversation_id"]
+        if conversation_id is None:
+            raise NotFound(
+                f"ticket {ticket_id} has no linked conversation",
+                {"ticket_id": "no linked conversation"},
+            )
+        retried = self.event_log.earlier_attempt() is not None
+        decided: list[NewEvent] = []
+
+        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
+            conversation = domain.existing_conversation(history, conversation_id)
+            decided[:] = self._new_events(domain.join(conversation, user_id, ticket_id))
+            return decided
+
+        execute(self.event_log, domain.stream_of(conversation_id), decide)
+        joined = retried or bool(decided)
+        log.info(
+            "conversation joined",
+            conversation_id=conversation_id,
+            ticket_id=ticket_id,
+            contact_id=user_id,
+            joined=joined,
+        )
+        return {
+            "conversation_id": conversation_id,
+            "messenger_url": domain.MESSENGER_URL.format(conversation_id=conversation_id),
+            "joined": joined,
+        }
+
+    @rpc
+    def tickets_space(self, user_id: str) -> dict:
+        """The Messenger tickets space, with the banner link back to the portal."""
+        validate(commands.USER_ID, {"user_id": user_id}, "user id")
+        return {**self.portal_query.tickets_space(user_id), "portal_url": PORTAL_URL}
+
+    @rpc
+    def health(self) -> dict:
+        return {"service": self.name, "status": "ok"}
+
+    # helpers -------------------------------------------------------------------------------
+
+    def _new_events(self, decisions: list[domain.Decision]) -> list[NewEvent]:
+        return [self.event_log.new_event(event_type, payload) for event_type, payload in decisions]
+
+    def _new_id(self, prefix: str, purpose: str) -> str:
+        """A fresh id, or with an idempotency key one derived from it, so a retried request
+        names the same conversation and part."""
+        key = self.event_log.idempotency_key
+        if key is None:
+            return f"{prefix}-{uuid.uuid4().hex}"
+        return f"{prefix}-{uuid.uuid5(DERIVED_ID_NAMESPACE, f'{purpose}:{key}').hex}"
+
+    def _contact(self, contact_id: str) -> dict | None:
+        return self.identity.get_contacts([contact_id]).get(contact_id)
+
+    def _linked_ticket(self, conversation_id: str) -> int | None:
+        """The ticket linked to the conversation: the tickets service gives the link event
+        an id derived from the conversation (see kernel.contracts.events)."""
+        link_id = conversation_link_event_id(conversation_id)
+        link = self.event_log.store.get_events([link_id]).get(link_id)
+        return link.payload["ticket_id"] if link else None

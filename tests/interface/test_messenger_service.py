@@ -1,0 +1,247 @@
+"""The messenger_bridge service through nameko on the real RabbitMQ and the embedded event
+store, with the real identity (and, for links, tickets and companies) beside it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from kernel.contracts import fields as f
+from kernel.errors import Conflict, NotFound, ValidationFailed
+from kernel.eventstore import open_event_store
+from services.companies.service import CompaniesService
+from services.identity.service import IdentityService
+from services.messenger_bridge.service import MessengerBridgeService
+from services.tickets.service import TicketsService
+
+CONTACTS = {"ann": "Ann Archer", "bob": "Bob Baker", "cid": None}
+TESS = {"author_type": "teammate", "author_id": "tm-tess", "author_name": "Tess"}
+
+
+@pytest.fixture
+def config(rabbit_config, data_dir):
+    return {
+        **rabbit_config,
+        "PORTAL_DATA_DIR": str(data_dir),
+        "PORTAL_IDENTITY_SECRET": "identity-secret-for-messenger-tests",
+        "PORTAL_SESSION_SECRET": "session-secret-for-messenger-tests",
+        "RPC_TIMEOUT": 10,
+    }
+
+
+@pytest.fixture
+def store(config):
+    store = open_event_store(config)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def rpc(container_factory, config):
+    for service in (IdentityService, CompaniesService, TicketsService, MessengerBridgeService):
+        container_factory(service, config).start()
+    with ClusterRpcProxy(config, timeout=20) as cluster:
+        for contact_id, name in CONTACTS.items():
+            cluster.identity.save_contact({"id": contact_id, "name": name})
+        yield cluster
+
+
+class Unchanged:
+    """``with unchanged:`` asserts that nothing was appended to the store inside the block."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __enter__(self) -> None:
+        self.head = self.store.head_position()
+
+    def __exit__(self, *exc_info) -> None:
+        assert self.store.head_position() == self.head, "something was appended"
+
+
+@pytest.fixture
+def unchanged(store):
+    return Unchanged(store)
+
+
+def start(rpc, user_id: str = "ann", body: str = "My printer is on fire") -> dict:
+    return rpc.messenger_bridge.start_conversation({"user_id": user_id, "body": body})
+
+
+def test_health(rpc):
+    assert rpc.messenger_bridge.health() == {"service": "messenger_bridge", "status": "ok"}
+
+
+# starting ---------------------------------------------------------------------------------
+
+
+def test_a_conversation_starts_with_the_users_opening_message(rpc, store):
+    conversation = start(rpc)
+    assert re.fullmatch(r"conv-[0-9a-f]{32}", conversation["id"])
+    [opening] = conversation["parts"]
+    assert re.fullmatch(r"part-[0-9a-f]{32}", opening["id"])
+    assert conversation == {
+        "id": conversation["id"],
+        "contact_id": "ann",
+        "participant_ids": ["ann"],
+        "ticket_id": None,
+        "parts": [
+            {
+                "id": opening["id"],
+                "author_type": "user",
+                "author_id": "ann",
+                "author_name": "Ann Archer",
+                "body": "My printer is on fire",
+                "internal": False,
+                "created_at": opening["created_at"],
+            }
+        ],
+    }
+    events = store.read_stream(f"conversation-{conversation['id']}")
+    assert [(e.type, e.stream_version) for e in events] == [
+        ("ConversationStarted", 1),
+        ("ConversationPartAdded", 2),
+    ]
+    assert events[0].position + 1 == events[1].position  # one append
+    assert rpc.messenger_bridge.get_conversation(conversation["id"]) == conversation
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        ({"user_id": "zed", "body": "Hi"}, "user_id"),
+        ({"user_id": {"$gt": ""}, "body": "Hi"}, "user_id"),
+        ({"user_id": "ann", "body": {"$ne": None}}, "body"),
+        ({"user_id": "ann", "body": ""}, "body"),
+        ({"user_id": "ann", "body": "x" * (f.MAX_TEXT + 1)}, "body"),
+        ({"user_id": "ann", "body": "bell\x07"}, "body"),
+        ({"user_id": "ann", "body": "Hi", "conversation_id": "conv-mine"}, "conversation_id"),
+        ({"user_id": "ann"}, "body"),
+        ({"user_id": ["ann"], "body": "Hi"}, "user_id"),
+    ],
+)
+def test_a_bad_start_names_the_field_and_appends_nothing(rpc, unchanged, command, field):
+    with unchanged, pytest.raises(ValidationFailed) as error:
+        rpc.messenger_bridge.start_conversation(command)
+    assert field in error.value.fields, error.value.fields
+
+
+def test_a_retried_start_answers_the_same_conversation(config, rpc, store):
+    context = {"idempotency_key": "start-1", "request_fingerprint": "fp-1"}
+    with ClusterRpcProxy(config, context_data=context, timeout=20) as keyed:
+        first = start(keyed)
+        head = store.head_position()
+        assert start(keyed) == first
+    assert store.head_position() == head
+    other = {"idempotency_key": "start-2", "request_fingerprint": "fp-1"}
+    with ClusterRpcProxy(config, context_data=other, timeout=20) as keyed:
+        assert start(keyed)["id"] != first["id"]
+    reused = {"idempotency_key": "start-1", "request_fingerprint": "fp-2"}
+    with (
+        ClusterRpcProxy(config, context_data=reused, timeout=20) as keyed,
+        pytest.raises(Conflict),
+    ):
+        start(keyed, body="Something else")
+
+
+# parts ------------------------------------------------------------------------------------
+
+
+def test_teammates_reply_and_write_internal_notes(rpc, store):
+    conversation = start(rpc)
+    reply = rpc.messenger_bridge.add_part(conversation["id"], {**TESS, "body": "On my way"})
+    note = rpc.messenger_bridge.add_part(
+        conversation["id"], {**TESS, "body": "Call the fire brigade", "internal": True}
+    )
+    assert (reply["author_name"], reply["internal"], note["internal"]) == ("Tess", False, True)
+    assert re.fullmatch(r"part-[0-9a-f]{32}", reply["id"])
+    parts = rpc.messenger_bridge.get_conversation(conversation["id"])["parts"]
+    assert parts[1:] == [reply, note]
+
+
+def test_a_participating_user_writes_under_the_contacts_name(rpc):
+    conversation = start(rpc)
+    part = rpc.messenger_bridge.add_part(
+        conversation["id"], {"author_type": "user", "author_id": "ann", "body": "Still burning"}
+    )
+    assert (part["author_type"], part["author_name"], part["internal"]) == (
+        "user",
+        "Ann Archer",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        ({"author_type": "user", "author_id": "ann", "body": "x", "internal": True}, "internal"),
+        ({"author_type": "user", "author_id": "bob", "body": "x"}, "author_id"),
+        ({"author_type": "user", "author_id": "zed", "body": "x"}, "author_id"),
+        (
+            {"author_type": "user", "author_id": "ann", "author_name": "X", "body": "x"},
+            "author_name",
+        ),
+        ({"author_type": "teammate", "author_id": "tm-tess", "body": "x"}, "author_name"),
+        ({**TESS, "author_name": None, "body": "x"}, "author_name"),
+        ({**TESS, "body": "x" * (f.MAX_TEXT + 1)}, "body"),
+        ({**TESS, "body": ""}, "body"),
+        ({**TESS, "body": "x", "internal": "yes"}, "internal"),
+        ({**TESS, "author_type": "bot", "body": "x"}, "author_type"),
+        ({**TESS, "author_id": {"$gt": ""}, "body": "x"}, "author_id"),
+        ({**TESS, "body": "x", "created_at": "2020-01-01T00:00:00Z"}, "created_at"),
+    ],
+)
+def test_a_bad_part_names_the_field_and_appends_nothing(rpc, unchanged, command, field):
+    conversation = start(rpc)
+    with unchanged, pytest.raises(ValidationFailed) as error:
+        rpc.messenger_bridge.add_part(conversation["id"], command)
+    assert field in error.value.fields, error.value.fields
+
+
+def test_parts_of_an_unknown_conversation_are_not_found(rpc, unchanged):
+    with unchanged, pytest.raises(NotFound):
+        rpc.messenger_bridge.add_part("conv-missing", {**TESS, "body": "Hello?"})
+    with unchanged, pytest.raises(ValidationFailed):
+        rpc.messenger_bridge.add_part({"$gt": ""}, {**TESS, "body": "Hello?"})
+
+
+def test_a_retried_part_is_added_once(config, rpc, store):
+    conversation = start(rpc)
+    context = {"idempotency_key": "part-1", "request_fingerprint": "fp-1"}
+    with ClusterRpcProxy(config, context_data=context, timeout=20) as keyed:
+        first = keyed.messenger_bridge.add_part(conversation["id"], {**TESS, "body": "Once"})
+        assert (
+            keyed.messenger_bridge.add_part(conversation["id"], {**TESS, "body": "Once"}) == first
+        )
+    assert len(rpc.messenger_bridge.get_conversation(conversation["id"])["parts"]) == 2
+
+
+def test_concurrent_parts_all_land_in_order_without_holes(rpc, store):
+    conversation = start(rpc)
+    replies = [
+        rpc.messenger_bridge.add_part.call_async(conversation["id"], {**TESS, "body": f"n{n}"})
+        for n in range(10)
+    ]
+    parts = [reply.result() for reply in replies]
+    history = store.read_stream(f"conversation-{conversation['id']}")
+    assert [event.stream_version for event in history] == list(range(1, 13))
+    stored = rpc.messenger_bridge.get_conversation(conversation["id"])["parts"][1:]
+    assert sorted(p["id"] for p in stored) == sorted(p["id"] for p in parts)
+
+
+# reading ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("conversation_id", ["conv-missing", {"$gt": ""}, 7, None, "a/b"])
+def test_an_unknown_or_malformed_conversation_is_refused(rpc, conversation_id):
+    expected = NotFound if conversation_id == "conv-missing" else ValidationFailed
+    with pytest.raises(expected):
+        rpc.messenger_bridge.get_conversation(conversation_id)
+
+
+def test_the_conversation_shows_its_linked_ticket(rpc):
+    conversation = start(rpc)
+    ticket = rpc.tickets.convert_conversation(conversation["id"], {"type": "Bug", "title": "t"})
+    assert rpc.messenger_bridge.get_conversation(conversation["id"])["ticket_id"] == ticket["id"]
