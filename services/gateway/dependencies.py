@@ -72,11 +72,15 @@ class WebFiles:
         path = self.root / PAGE
         if not path.is_file():
             raise NotFound("the portal page is not installed")
-        return send_file(path, request.environ, mimetype=CONTENT_TYPES[".html"])
+        response = send_file(path, request.environ)
+        response.headers["Content-Type"] = CONTENT_TYPES[".html"]
+        return response
 
     def static(self, request: Request, path: str) -> Response:
         content_type = CONTENT_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
-        return send_from_directory(self.root, path, request.environ, mimetype=content_type)
+        response = send_from_directory(self.root, path, request.environ)
+        response.headers["Content-Type"] = content_type
+        return response
 
 
 class WebAssets(DependencyProvider):

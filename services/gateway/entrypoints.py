@@ -177,7 +177,7 @@ class GatewayWebServer(WebServer):
 
     def make_url_map(self) -> Map:
         """Exact paths only: no redirects for doubled or trailing slashes, just 404."""
-        url_map = Map(merge_slashes=False, strict_slashes=False)
+        url_map = Map(merge_slashes=False)
         for provider in self._providers:
             rule = provider.get_url_rule()
             rule.endpoint = provider
