@@ -1,0 +1,75 @@
+/** Words and dates the customer reads. */
+
+export const STATES = [
+  ["submitted", "Submitted"],
+  ["in_progress", "In progress"],
+  ["waiting_on_customer", "Waiting on you"],
+  ["resolved", "Resolved"],
+];
+const STATE_LABELS = Object.fromEntries(STATES);
+
+export function stateLabel(state) {
+  return STATE_LABELS[state] ?? String(state ?? "");
+}
+
+const MATCH_LOCATIONS = {
+  title: "Title",
+  description: "Description",
+  reply: "Reply",
+  message: "Message",
+  conversation: "Conversation",
+  id: "Ticket ID",
+};
+
+/** Where a search matched, e.g. "Reply". */
+export function locationLabel(location) {
+  const known = MATCH_LOCATIONS[location];
+  if (known) return known;
+  const text = String(location ?? "").replaceAll("_", " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const DATE_ONLY = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+
+/** A <time> with the local date (and time unless `dateOnly`) and the full moment on hover. */
+export function timeElement(iso, { dateOnly = false } = {}) {
+  const time = document.createElement("time");
+  const date = new Date(iso);
+  if (!iso || Number.isNaN(date.getTime())) {
+    time.textContent = "—";
+    return time;
+  }
+  time.dateTime = date.toISOString();
+  time.textContent = (dateOnly ? DATE_ONLY : DATE_TIME).format(date);
+  time.title = DATE_TIME.format(date);
+  return time;
+}
+
+export function formatDateTime(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : DATE_TIME.format(date);
+}
+
+export function ticketNumber(id) {
+  return `#${id}`;
+}
+
+/**
+ * Facet entries as {value, label, count}: the API may list plain names (ticket types) or
+ * {id, name, count} records (creators, companies).
+ */
+export function facetOptions(entries) {
+  return (entries ?? []).map((entry) => {
+    if (typeof entry !== "object" || entry === null) {
+      return { value: String(entry), label: String(entry), count: null };
+    }
+    const value = String(entry.id ?? entry.value ?? entry.name ?? "");
+    const label = String(entry.name ?? entry.label ?? entry.value ?? entry.id ?? "");
+    return { value, label: label || value, count: entry.count ?? null };
+  });
+}
+
+export function plural(count, one, many) {
+  return `${count.toLocaleString()} ${count === 1 ? one : many}`;
+}

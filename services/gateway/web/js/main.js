@@ -1,0 +1,175 @@
+/**
+ * The portal page: trade the help center's sign-in hand-off for a session, find out what the
+ * user may see, then route between the views on the client (history API), refreshing the
+ * visible view every few seconds.
+ */
+import { api } from "./api.js";
+import { credentialsFromFragment, forgetFragment } from "./handoff.js";
+import { mountDetails } from "./views/details.js";
+import { mountConversation, mountTicketsSpace } from "./views/messenger.js";
+import {
+  showNoAccess,
+  showNotFound,
+  showProblem,
+  showSignedOut,
+  showSignInFailed,
+} from "./views/notices.js";
+import { mountTickets } from "./views/tickets.js";
+
+const REFRESH_INTERVAL_MS = 3000;
+
+const ROUTES = [
+  { name: "tickets", pattern: /^\/$/, portal: true, mount: (root, app) => mountTickets(root, app) },
+  {
+    name: "details",
+    pattern: /^\/tickets\/([^/]+)$/,
+    portal: true,
+    mount: (root, app, id) => mountDetails(root, app, id),
+  },
+  { name: "space", pattern: /^\/messenger$/, mount: (root, app) => mountTicketsSpace(root, app) },
+  {
+    name: "conversation",
+    pattern: /^\/messenger\/conversations\/([^/]+)$/,
+    mount: (root, app, id) => mountConversation(root, app, id),
+  },
+];
+
+const root = document.getElementById("main");
+const app = {
+  /** `/api/portal/me` when the user may use the portal, else null. */
+  me: null,
+  /** "granted", "denied" (with `missing`) or "signed_out". */
+  access: "signed_out",
+  missing: [],
+  listUrl: () => lastListUrl,
+  rememberListUrl(url) {
+    lastListUrl = url;
+  },
+  signedOut() {
+    app.me = null;
+    app.access = "signed_out";
+    showSignedIn();
+    route();
+  },
+};
+let lastListUrl = "/";
+let current = { key: "", view: null };
+
+boot();
+
+async function boot() {
+  const credentials = credentialsFromFragment(window.location.hash);
+  if (credentials) {
+    forgetFragment();
+    try {
+      await api("/api/portal/session", { method: "POST", body: credentials });
+    } catch (error) {
+      if (error.status >= 500 || !error.status) showProblem(root);
+      else showSignInFailed(root);
+      return;
+    }
+  }
+  try {
+    await loadAccess();
+  } catch {
+    showProblem(root);
+    return;
+  }
+  document.addEventListener("click", followInternalLink);
+  document.getElementById("sign-out").addEventListener("click", signOut);
+  window.addEventListener("popstate", route);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) current.view?.refresh?.();
+  });
+  setInterval(() => {
+    if (!document.hidden) current.view?.refresh?.();
+  }, REFRESH_INTERVAL_MS);
+  route();
+}
+
+async function loadAccess() {
+  try {
+    app.me = await api("/api/portal/me");
+    app.access = "granted";
+  } catch (error) {
+    app.me = null;
+    if (error.status === 403 && error.code === "no_portal_access") {
+      app.access = "denied";
+      app.missing = error.fields?.missing ?? [];
+    } else if (error.status === 401) {
+      app.access = "signed_out";
+    } else {
+      throw error;
+    }
+  }
+  showSignedIn();
+}
+
+function showSignedIn() {
+  const user = app.me?.user;
+  document.getElementById("account").hidden = app.access === "signed_out";
+  document.getElementById("signed-in").textContent = user
+    ? `Signed in as ${user.name || user.email || user.id}`
+    : "Signed in";
+}
+
+async function signOut() {
+  try {
+    await api("/api/portal/session", { method: "DELETE", body: {} });
+  } catch (error) {
+    if (error.status !== 401) return;
+  }
+  app.signedOut();
+}
+
+/** Show the view for the current URL; a change within the same view only updates it. */
+function route() {
+  const path = window.location.pathname;
+  const match = ROUTES.map((candidate) => [candidate, candidate.pattern.exec(path)]).find(([, m]) => m);
+  markNavigation(match?.[0]);
+  const key = match ? `${match[0].name}:${match[1].slice(1).join("/")}:${app.access}` : "";
+  const sameList = key && key === current.key && match[0].name === "tickets";
+  if (sameList) {
+    current.view.update();
+    return;
+  }
+  current.view?.unmount?.();
+  current = { key, view: null };
+  if (match?.[0].name === "tickets") lastListUrl = `${path}${window.location.search}`;
+  if (app.access === "signed_out") return showSignedOut(root);
+  if (!match) return showNotFound(root);
+  const [definition, found] = match;
+  if (definition.portal && app.access === "denied") return showNoAccess(root, app.missing);
+  document.title = "Customer portal";
+  current.view = definition.mount(root, app, ...found.slice(1).map(decodeURIComponent));
+}
+
+function markNavigation(definition) {
+  const section = definition && !definition.portal ? "messenger" : "portal";
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+/** Same-origin links to a page route navigate without a reload. */
+function followInternalLink(event) {
+  if (event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const link = event.target.closest("a[href]");
+  if (!link || link.target || link.hasAttribute("download")) return;
+  const url = new URL(link.href);
+  if (url.origin !== window.location.origin) return;
+  if (!ROUTES.some((candidate) => candidate.pattern.test(url.pathname))) return;
+  event.preventDefault();
+  const target = `${url.pathname}${url.search}`;
+  if (target !== `${window.location.pathname}${window.location.search}`) {
+    window.history.pushState({}, "", target);
+  }
+  const before = current.key;
+  route();
+  if (current.key !== before) {
+    window.scrollTo(0, 0);
+    root.querySelector("h1")?.focus({ preventScroll: true });
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * One ticket: state, ID, type, title, description, customer-visible attributes, company,
+ * creator, times and the customer-visible conversation, with the way into the Messenger.
+ */
+import { api } from "../api.js";
+import { append, el, fromTemplate, keepingFocus, replaceChildren } from "../dom.js";
+import { stateLabel, ticketNumber, timeElement } from "../format.js";
+import { conversationParts, joinButton, messengerConversationUrl } from "./conversation.js";
+
+export function mountDetails(root, app, ticketId) {
+  const view = fromTemplate("tpl-details");
+  const slot = (name) => view.querySelector(`[data-slot="${name}"]`);
+  slot("back").href = app.listUrl();
+  root.replaceChildren(view);
+  let shownSignature = "";
+  let inflight = null;
+
+  load({ first: true });
+
+  async function load({ first = false } = {}) {
+    const controller = new AbortController();
+    inflight = controller;
+    try {
+      const ticket = await api(`/api/portal/tickets/${encodeURIComponent(ticketId)}`, {
+        signal: controller.signal,
+      });
+      const signature = JSON.stringify(ticket);
+      if (signature === shownSignature) return;
+      shownSignature = signature;
+      keepingFocus(() => render(ticket));
+      if (first) slot("title").focus({ preventScroll: true });
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      if (error.status === 401) app.signedOut();
+      else if (first || error.status === 404) showProblem(error);
+    } finally {
+      if (inflight === controller) inflight = null;
+    }
+  }
+
+  function showProblem(error) {
+    slot("content").hidden = true;
+    slot("status").textContent =
+      error.status === 404
+        ? "This ticket does not exist, or it is not shared with you."
+        : "We couldn’t load this ticket. Check your connection and try again.";
+    slot("status").classList.add("is-problem");
+  }
+
+  function render(ticket) {
+    document.title = `${ticketNumber(ticket.id)} ${ticket.title} · Customer portal`;
+    slot("status").textContent = "";
+    slot("status").hidden = true;
+    slot("content").hidden = false;
+    const badge = slot("state");
+    badge.className = `state-badge state-${ticket.state}`;
+    badge.textContent = stateLabel(ticket.state);
+    slot("id").textContent = ticketNumber(ticket.id);
+    slot("type").textContent = ticket.type;
+    slot("title").textContent = ticket.title;
+    slot("description").textContent = ticket.description || "No description.";
+    replaceChildren(slot("facts"), facts(ticket));
+    replaceChildren(slot("conversation"), conversationParts(ticket.conversation));
+    replaceChildren(slot("actions"), actions(ticket));
+  }
+
+  function actions(ticket) {
+    if (!ticket.conversation_id) {
+      return el("p", { className: "hint" }, "This ticket has no conversation yet.");
+    }
+    const message = el(
+      "a",
+      {
+        className: ticket.participant ? "button-primary" : "button-secondary",
+        href: messengerConversationUrl(ticket.conversation_id, ticket.id),
+        id: "send-message",
+      },
+      "Send us a message",
+    );
+    if (ticket.participant) return message;
+    const status = slot("action-status");
+    return [
+      message,
+      joinButton(ticket.id, status, () => load(), app.signedOut),
+      el("p", { className: "hint" }, "Join to follow this ticket in your Messenger tickets space."),
+    ];
+  }
+
+  return {
+    refresh() {
+      if (!inflight && shownSignature) load();
+    },
+    unmount() {
+      inflight?.abort();
+    },
+  };
+}
+
+function facts(ticket) {
+  const rows = [
+    ["State", stateLabel(ticket.state)],
+    ["Ticket ID", ticketNumber(ticket.id)],
+    ["Type", ticket.type],
+    ["Company", ticket.company?.name ?? "—"],
+    ["Created by", ticket.creator?.name ?? "—"],
+    ["Created on", timeElement(ticket.created_at)],
+    ["Last updated", timeElement(ticket.updated_at)],
+    ...(ticket.attributes ?? []).map((attribute) => [attribute.name, String(attribute.value ?? "")]),
+  ];
+  return rows.map(([term, value]) => append(el("div", { className: "fact" }), el("dt", {}, term), el("dd", {}, value)));
+}
