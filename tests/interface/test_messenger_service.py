@@ -1,9 +1,11 @@
 """The messenger_bridge service through nameko on the real RabbitMQ and the embedded event
-store, with the real identity (and, for links, tickets and companies) beside it."""
+store, with the real identity, companies, tickets and (for joining and the tickets space)
+portal_query beside it."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -14,6 +16,7 @@ from kernel.eventstore import open_event_store
 from services.companies.service import CompaniesService
 from services.identity.service import IdentityService
 from services.messenger_bridge.service import MessengerBridgeService
+from services.portal_query.service import PortalQueryService
 from services.tickets.service import TicketsService
 
 CONTACTS = {"ann": "Ann Archer", "bob": "Bob Baker", "cid": None}
@@ -245,3 +248,96 @@ def test_the_conversation_shows_its_linked_ticket(rpc):
     conversation = start(rpc)
     ticket = rpc.tickets.convert_conversation(conversation["id"], {"type": "Bug", "title": "t"})
     assert rpc.messenger_bridge.get_conversation(conversation["id"])["ticket_id"] == ticket["id"]
+
+
+# joining from the portal, and the tickets space (through the real portal_query) ------------
+
+
+@pytest.fixture
+def portal(container_factory, config, rpc, store):
+    """portal_query beside the others, with a portal user's world: ann and bob are members
+    of acme, dee of globex; ticket 1 (acme) has ann's conversation, ticket 2 (acme) none."""
+    container_factory(PortalQueryService, {**config, "CATCH_UP_INTERVAL": 0.1}).start()
+    for contact_id in ("ann", "bob", "dee"):
+        rpc.identity.save_contact(
+            {"id": contact_id, "email": f"{contact_id}@example.com", "name": contact_id.title()}
+        )
+    for company_id, members in {"acme": ["ann", "bob"], "globex": ["dee"]}.items():
+        rpc.companies.create_company({"id": company_id, "name": company_id.title()})
+        for member in members:
+            rpc.companies.add_member(company_id, {"user_id": member})
+    conversation = start(rpc)
+    rpc.tickets.convert_conversation(conversation["id"], {"type": "Bug", "title": "Fire"})
+    rpc.tickets.create_ticket({"type": "Question", "title": "Toner?", "creator_id": "ann"})
+    caught_up(rpc, store)
+    return conversation
+
+
+def caught_up(rpc, store, timeout: float = 30) -> None:
+    """Until portal_query has applied everything in the store (a readiness wait)."""
+    deadline = time.monotonic() + timeout
+    while rpc.portal_query.status()["checkpoint"] < store.head_position():
+        assert time.monotonic() < deadline, "portal_query did not catch up"
+        time.sleep(0.05)
+
+
+def test_a_user_who_sees_the_ticket_joins_its_conversation_once(rpc, store, portal):
+    answer = rpc.messenger_bridge.join_conversation(1, "bob")
+    assert answer == {
+        "conversation_id": portal["id"],
+        "messenger_url": f"/messenger/conversations/{portal['id']}",
+        "joined": True,
+    }
+    conversation = rpc.messenger_bridge.get_conversation(portal["id"])
+    assert conversation["participant_ids"] == ["ann", "bob"]
+    joined = store.read_stream(f"conversation-{portal['id']}")[-1]
+    assert (joined.type, joined.payload["contact_id"], joined.payload["ticket_id"]) == (
+        "ConversationParticipantJoined",
+        "bob",
+        1,
+    )
+    head = store.head_position()
+    assert rpc.messenger_bridge.join_conversation(1, "bob")["joined"] is False
+    assert rpc.messenger_bridge.join_conversation(1, "ann")["joined"] is False
+    assert store.head_position() == head
+
+
+def test_the_joined_ticket_is_in_the_users_tickets_space(rpc, store, portal):
+    assert rpc.messenger_bridge.tickets_space("dee") == {"items": [], "portal_url": "/"}
+    before = rpc.messenger_bridge.tickets_space("bob")
+    assert [item["id"] for item in before["items"]] == []
+    rpc.messenger_bridge.join_conversation(1, "bob")
+    caught_up(rpc, store)
+    after = rpc.messenger_bridge.tickets_space("bob")
+    assert ([item["id"] for item in after["items"]], after["portal_url"]) == ([1], "/")
+
+
+@pytest.mark.parametrize(
+    ("ticket_id", "user_id", "message"),
+    [
+        (1, "dee", "does not exist"),  # another company's ticket: as if it did not exist
+        (1, "cid", "does not exist"),  # no email, no company: no portal access
+        (99, "bob", "does not exist"),
+        (2, "bob", "no linked conversation"),
+    ],
+)
+def test_joining_what_the_user_may_not_see_or_that_has_no_conversation_is_not_found(
+    rpc, unchanged, portal, ticket_id, user_id, message
+):
+    with unchanged, pytest.raises(NotFound) as error:
+        rpc.messenger_bridge.join_conversation(ticket_id, user_id)
+    assert message in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("ticket_id", "user_id"), [("1", "bob"), (0, "bob"), (1, {"$gt": ""}), (1, None), (None, "bob")]
+)
+def test_malformed_join_arguments_are_refused(rpc, unchanged, ticket_id, user_id):
+    with unchanged, pytest.raises(ValidationFailed):
+        rpc.messenger_bridge.join_conversation(ticket_id, user_id)
+
+
+@pytest.mark.parametrize("user_id", [{"$gt": ""}, "", None, ["bob"]])
+def test_a_malformed_tickets_space_user_is_refused(rpc, user_id):
+    with pytest.raises(ValidationFailed):
+        rpc.messenger_bridge.tickets_space(user_id)
