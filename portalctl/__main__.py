@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kernel.config import load_config
 from kernel.eventstore import open_event_store
+from portalctl import projections
 from portalctl.demo import Demo
 from portalctl.stack import PROCESSES, REPOSITORY, Stack
 
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     checking = commands.add_parser("health", help="check one service (exit status)")
     checking.add_argument("service", choices=sorted(PROCESSES))
     checking.set_defaults(handler=health)
+    projections.register(commands, load_config)
     args = parser.parse_args(argv)
     args.handler(args)
 

@@ -208,18 +208,28 @@ class Projector:
     # status ----------------------------------------------------------------------------
 
     def status(self, now: float | None = None) -> dict[str, int | float]:
-        head = self.store.head_position()
-        lag_seconds = 0.0
-        if head > self.checkpoint:
-            oldest = self.store.read_all(self.checkpoint, 1)
-            if oldest:
-                now = time.time() if now is None else now
-                lag_seconds = max(0.0, round(now - epoch(oldest[0].occurred_at), 3))
-        return {
-            "generation": self.generation,
-            "checkpoint": self.checkpoint,
-            "head": head,
-            "lag_events": max(0, head - self.checkpoint),
-            "lag_seconds": lag_seconds,
-            "parked": len(self.parked),
-        }
+        return projection_status(
+            self.store, self.generation, self.checkpoint, len(self.parked), now
+        )
+
+
+def projection_status(
+    store: EventStore, generation: int, checkpoint: int, parked: int, now: float | None = None
+) -> dict[str, int | float]:
+    """How far a generation is behind the store: events, and seconds since the oldest
+    event it has not applied yet happened."""
+    head = store.head_position()
+    lag_seconds = 0.0
+    if head > checkpoint:
+        oldest = store.read_all(checkpoint, 1)
+        if oldest:
+            now = time.time() if now is None else now
+            lag_seconds = max(0.0, round(now - epoch(oldest[0].occurred_at), 3))
+    return {
+        "generation": generation,
+        "checkpoint": checkpoint,
+        "head": head,
+        "lag_events": max(0, head - checkpoint),
+        "lag_seconds": lag_seconds,
+        "parked": parked,
+    }

@@ -1,0 +1,304 @@
+"""Following the store into stored projections: exactly-once effect, idempotency, parking,
+rebuilds, and no internal data in storage. Real embedded stores in a temp directory."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from kernel.contracts.envelope import NewEvent
+from kernel.eventstore.sqlite import SqliteEventStore
+from portalctl.projections import rebuild, retry_parked, status
+from services.portal_query import queries
+from services.portal_query.domain import HANDLERS, ReadModel, ticket_state_changed
+from services.portal_query.projector import Projector
+from services.portal_query.storage import (
+    PROJECTIONS_FILE,
+    SqliteProjectionStorage,
+    StaleProjection,
+)
+from tests.support.portal_events import History, acme_world, fold, query
+
+NOW = 1_900_000_000.0
+SECRET_NOTE = "canary-7f3a internal note text"
+SECRET_VALUE = "canary-attribute-91c2"
+
+
+@pytest.fixture
+def store(data_dir):
+    return SqliteEventStore(data_dir / "events.sqlite3")
+
+
+@pytest.fixture
+def storage(data_dir):
+    return SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+
+
+def busy_world() -> History:
+    h = acme_world()
+    h.conversation("c1", "ann", "The printer is on fire")
+    h.link(1, "c1", ["ann"])
+    h.note("c1", SECRET_NOTE)
+    h.attributes(
+        1,
+        [
+            {"name": "Plan", "value": "Gold", "visible_to_customer": True},
+            {"name": "Risk", "value": SECRET_VALUE, "visible_to_customer": False},
+        ],
+    )
+    h.part("c1", "We are on it", author_id="tom", author_type="teammate", author_name="Tom")
+    h.state(2, "in_progress")
+    h.edit(2, description="cannot log in")
+    h.join("c1", "bob", 1)
+    h.contact("ann", role="member")
+    h.settings(conditions=[{"attribute": "role", "operator": "eq", "value": "member"}])
+    h.remove_member("acme", "bob")
+    h.member("acme", "bob")
+    h.assign(3, None, previous="evil")
+    return h
+
+
+def documents(storage, generation=None) -> dict:
+    generation = generation or storage.current().generation
+    return {(k, key): body for batch in storage.documents(generation) for k, key, body in batch}
+
+
+def answers(view) -> list:
+    """Everything a user or teammate can ask, to compare two views."""
+    return [
+        queries.portal_list_tickets(view, "ann", query(), NOW),
+        queries.portal_list_tickets(view, "bob", query(q="on"), NOW),
+        queries.portal_get_ticket(view, "bob", 1),
+        queries.tickets_space(view, "bob"),
+        queries.admin_list_tickets(view, query(sort="id"), NOW),
+    ]
+
+
+def clean_rebuild(store, storage) -> dict:
+    generation = rebuild(store, storage).generation
+    return documents(storage, generation)
+
+
+def test_catching_up_from_the_store_gives_the_folded_view(store, storage):
+    history = busy_world()
+    history.append_to(store)
+
+    projector = Projector.load(store, storage)
+    applied = projector.catch_up()
+
+    assert applied == len(history.events)
+    assert projector.checkpoint == store.head_position()
+    assert answers(projector.view) == answers(fold(history.events))
+    assert storage.current().checkpoint == projector.checkpoint
+
+
+def test_a_reloaded_generation_answers_like_the_one_that_wrote_it(store, storage):
+    busy_world().append_to(store)
+    writer = Projector.load(store, storage)
+    writer.catch_up()
+
+    reloaded = Projector.load(store, storage)
+
+    assert reloaded.checkpoint == writer.checkpoint
+    assert answers(reloaded.view) == answers(writer.view)
+    assert reloaded.catch_up() == 0
+
+
+def test_redelivered_and_shuffled_prompts_change_nothing(store, storage):
+    """Prompts in any order, duplicated, or lost: the projector follows the store, in
+    small steps interleaved with appends, and ends equal to a clean rebuild."""
+    history = busy_world()
+    projector = Projector.load(store, storage, batch_size=3)
+    events = history.events
+    rng = random.Random(7)
+    appended = 0
+    while appended < len(events):
+        step = rng.randint(1, 4)
+        History.append_to(_slice(history, appended, appended + step), store)
+        appended += step
+        for _prompt in rng.sample(range(3), rng.randint(0, 3)):
+            projector.catch_up()
+    projector.catch_up()
+    projector.catch_up()
+
+    assert documents(storage) == clean_rebuild(store, SqliteProjectionStorage(_other(store)))
+
+
+def _slice(history: History, start: int, end: int) -> History:
+    part = History()
+    part.events = history.events[start:end]
+    return part
+
+
+def _other(store):
+    return store.path.parent / "other.sqlite3"
+
+
+def test_a_crash_between_applying_and_committing_loses_and_doubles_nothing(store, storage):
+    history = busy_world()
+    history.append_to(store)
+    projector = Projector.load(store, storage, batch_size=5)
+    projector.catch_up(until=10)
+    real_commit = storage.commit
+
+    def crash(*args, **kwargs):
+        raise OSError("disk gone")
+
+    storage.commit = crash
+    with pytest.raises(OSError):
+        projector.catch_up()
+    storage.commit = real_commit
+
+    restarted = Projector.load(store, storage, batch_size=5)
+    assert restarted.checkpoint == 10
+    restarted.catch_up()
+
+    assert documents(storage) == clean_rebuild(store, SqliteProjectionStorage(_other(store)))
+    assert answers(restarted.view) == answers(fold(history.events))
+
+
+def test_two_writers_on_one_generation_never_both_commit(store, storage):
+    busy_world().append_to(store)
+    first = Projector.load(store, storage)
+    second = Projector.load(store, storage)
+    first.catch_up()
+
+    with pytest.raises(StaleProjection):
+        second.catch_up()
+    assert Projector.load(store, storage).checkpoint == first.checkpoint
+
+
+def test_a_failing_handler_parks_its_stream_and_others_keep_flowing(store, storage):
+    history = busy_world()
+    history.state(2, "resolved", previous="in_progress")
+    history.ticket(9, "acme", creator_id="ann", title="Later ticket")
+    history.append_to(store)
+
+    def state_changed_except_ticket_2(model, event):
+        if event.payload["ticket_id"] == 2:
+            raise RuntimeError("bug in the handler")
+        ticket_state_changed(model, event)
+
+    broken = {**HANDLERS, "TicketStateChanged": state_changed_except_ticket_2}
+    projector = Projector.load(store, storage, handlers=broken)
+    projector.catch_up()
+
+    parked = storage.parked(projector.generation)
+    assert [(p.type, p.attempts) for p in parked] == [
+        ("TicketStateChanged", 3),
+        ("TicketEdited", 0),
+        ("TicketStateChanged", 0),
+    ]
+    assert "RuntimeError: bug in the handler" in parked[0].error
+    assert "waits behind parked event" in parked[1].error
+    assert projector.checkpoint == store.head_position()
+    assert status(store, storage)["parked"] == 3
+    view = projector.view
+    assert view.model.tickets[2].state == "submitted"  # per-stream order kept
+    assert view.model.tickets[9].title == "Later ticket"  # other streams flowed
+
+    outcome = retry_parked(store, storage)  # the cause is fixed: HANDLERS are whole again
+
+    assert outcome == {"retried": 3, "parked": 0}
+    assert storage.parked(projector.generation) == []
+    assert documents(storage) == clean_rebuild(store, SqliteProjectionStorage(_other(store)))
+
+
+def test_a_parked_event_that_fails_again_stays_parked(store, storage):
+    history = acme_world()
+    history.state(2, "in_progress")
+    history.append_to(store)
+    always_broken = {**HANDLERS, "TicketStateChanged": _explode}
+    projector = Projector.load(store, storage, handlers=always_broken)
+    projector.catch_up()
+
+    assert projector.retry_parked() == {"retried": 0, "parked": 1}
+    (parked,) = storage.parked(projector.generation)
+    assert parked.attempts == 6
+
+
+def _explode(model, event):
+    raise ValueError("still broken")
+
+
+def test_rebuilding_twice_gives_identical_projections_and_keeps_the_previous(store, storage):
+    busy_world().append_to(store)
+    live = Projector.load(store, storage)
+    live.catch_up()
+    first_generation = live.generation
+
+    first = rebuild(store, storage)
+
+    assert first.events == store.head_position()
+    assert storage.current().generation == first.generation
+    assert documents(storage, first.generation) == documents(storage, first_generation)
+    rename = NewEvent("CompanyRenamed", {"company_id": "acme", "name": "Acme Corp"})
+    store.append("company-acme", [rename], store.stream_version("company-acme"))
+    with pytest.raises(StaleProjection):
+        live.catch_up()  # the old generation is no longer current: it may not write
+
+    second = rebuild(store, storage)
+
+    assert second.events == store.head_position()
+    assert documents(storage, first.generation) != documents(storage, second.generation)
+    assert rebuild(store, storage).events == second.events
+    third = storage.current().generation
+    assert documents(storage, second.generation) == documents(storage, third)
+    assert storage.generations() == [second.generation, third]
+
+
+def test_the_projection_storage_never_holds_internal_notes_or_attributes(store, data_dir):
+    busy_world().append_to(store)
+    storage = SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+    Projector.load(store, storage).catch_up()
+    rebuild(store, storage)
+    storage.close()
+
+    raw = b"".join(path.read_bytes() for path in data_dir.glob(f"{PROJECTIONS_FILE}*"))
+    assert b"The printer is on fire" in raw  # the canary would see text if it were there
+    assert SECRET_NOTE.encode() not in raw
+    assert SECRET_VALUE.encode() not in raw
+    assert SECRET_NOTE.encode() in (data_dir / "events.sqlite3").read_bytes() + b"".join(
+        path.read_bytes() for path in data_dir.glob("events.sqlite3-wal")
+    )
+
+
+def test_status_reports_generation_checkpoint_head_and_lag(store, storage):
+    history = acme_world()
+    history.append_to(store)
+    projector = Projector.load(store, storage)
+    projector.catch_up(until=4)
+
+    report = projector.status(now=NOW)
+
+    assert report["generation"] == projector.generation
+    assert (report["checkpoint"], report["head"], report["lag_events"]) == (4, 11, 7)
+    assert report["lag_seconds"] > 0
+    assert report["parked"] == 0
+    projector.catch_up()
+    assert projector.status()["lag_events"] == 0
+    assert projector.status()["lag_seconds"] == 0
+    assert status(store, storage)["relay_checkpoint"] == 0
+
+
+def test_an_event_type_the_portal_does_not_show_is_skipped(store, storage):
+    history = acme_world()
+    history.add(
+        "session-0",
+        "PortalSessionStarted",
+        {
+            "session_id": "0b8f8a5e-0c1f-4f3e-9d7c-3a5c4a7e9f10",
+            "contact_id": "ann",
+            "method": "jwt",
+            "expires_at": "2026-01-02T00:00:00+00:00",
+        },
+    )
+    history.append_to(store)
+    projector = Projector.load(store, storage)
+
+    projector.catch_up()
+
+    assert projector.checkpoint == len(history.events)
+    assert projector.parked == {}
+    assert isinstance(ReadModel.from_documents([]), ReadModel)
