@@ -428,27 +428,25 @@ class MongoProjectionStorage(ProjectionStorage):
         unparked: Sequence[int] = (),
         must_be_current: bool = True,
     ) -> int:
-        from pymongo import DeleteOne, ReplaceOne
-
         documents, parked_collection = self._collections(generation)
-        writes = [
-            ReplaceOne(
-                {"_id": f"{kind}:{key}"},
-                {"kind": kind, "key": key, "company_id": document[0], "body": document[1]},
-                upsert=True,
-            )
-            if document is not None
-            else DeleteOne({"_id": f"{kind}:{key}"})
+        # Replace = delete then insert, as two bulk statements inside the transaction.
+        changed_ids = [f"{kind}:{key}" for kind, key in changes]
+        inserts = [
+            {
+                "_id": f"{kind}:{key}",
+                "kind": kind,
+                "key": key,
+                "company_id": document[0],
+                "body": document[1],
+            }
             for (kind, key), document in changes.items()
+            if document is not None
         ]
-        parked_writes = [
-            ReplaceOne(
-                {"_id": event.position},
-                {k: v for k, v in asdict(event).items() if k != "position"},
-                upsert=True,
-            )
+        parked_positions = [event.position for event in parked] + list(unparked)
+        parked_inserts = [
+            {"_id": event.position, **{k: v for k, v in asdict(event).items() if k != "position"}}
             for event in parked
-        ] + [DeleteOne({"_id": position}) for position in unparked]
+        ]
 
         def work(session: Any) -> int:
             state = self._as_state(self._generations.find_one({"_id": generation}, session=session))
@@ -458,10 +456,14 @@ class MongoProjectionStorage(ProjectionStorage):
                 pointer = self._meta.find_one({"_id": "current"}, session=session)
                 if pointer is None or pointer["generation"] != generation:
                     raise StaleProjection(f"generation {generation} is no longer current")
-            if writes:
-                documents.bulk_write(writes, ordered=True, session=session)
-            if parked_writes:
-                parked_collection.bulk_write(parked_writes, ordered=True, session=session)
+            if changed_ids:
+                documents.delete_many({"_id": {"$in": changed_ids}}, session=session)
+            if inserts:
+                documents.insert_many(inserts, ordered=False, session=session)
+            if parked_positions:
+                parked_collection.delete_many({"_id": {"$in": parked_positions}}, session=session)
+            if parked_inserts:
+                parked_collection.insert_many(parked_inserts, ordered=False, session=session)
             moved = self._generations.update_one(
                 {"_id": generation, "revision": expected_revision},
                 {
