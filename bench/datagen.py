@@ -25,6 +25,7 @@ from itertools import accumulate
 
 from bench import vocabulary as words
 from kernel.contracts.envelope import NewEvent
+from kernel.contracts.events import conversation_link_event_id
 from kernel.eventstore.base import EventStore
 
 TWO_YEARS = timedelta(days=730)
@@ -45,7 +46,7 @@ SIZES = {
         DatasetSize("small", companies=20, tickets=1_000, parts=5_000, largest_company=200),
         DatasetSize("medium", companies=200, tickets=50_000, parts=250_000, largest_company=10_000),
         # About 1,000,000 events: the medium set's proportions, scaled up.
-        DatasetSize("large", companies=450, tickets=113_000, parts=565_000, largest_company=22_600),
+        DatasetSize("large", companies=380, tickets=95_400, parts=477_000, largest_company=19_080),
     )
 }
 
@@ -342,7 +343,20 @@ class Generator:
                     "company_id": None if plan.no_company else plan.company.company_id,
                     "conversation_id": conversation_id,
                 },
-            )
+            ),
+            # As the tickets service writes it: the link's id is derived from the
+            # conversation, which keeps a conversation linked to one ticket at most.
+            NewEvent(
+                "TicketConversationLinked",
+                {
+                    "ticket_id": plan.number,
+                    "conversation_id": conversation_id,
+                    "participant_ids": [p.contact_id for p in participants],
+                },
+                event_id=conversation_link_event_id(conversation_id),
+                occurred_at=plan.created_at.isoformat(timespec="microseconds"),
+                correlation_id=self._uuid(),
+            ),
         ]
         state = "submitted"
         joined = False
