@@ -195,16 +195,18 @@ class TicketsService:
         )
         known_contacts = self.identity.get_contacts(participants)
         companies_of = self.companies.companies_of_contacts(participants)
-        log_ = self.event_log
-        number = domain.next_ticket_number(lambda n: log_.stream_version(domain.stream_of(n)) > 0)
+        event_log = self.event_log
+        number = domain.next_ticket_number(
+            lambda n: event_log.stream_version(domain.stream_of(n)) > 0
+        )
         while True:
             decisions = domain.open_ticket(
                 number, command, participants, known_contacts, companies_of, conversation_id
             )
-            log_.restart()
+            event_log.restart()
             events = self._new_events(decisions)
             try:
-                recorded = log_.append(domain.stream_of(number), events, 0)
+                recorded = event_log.append(domain.stream_of(number), events, 0)
             except ConcurrencyConflict:
                 number += 1  # another writer took this number first
                 continue
