@@ -127,11 +127,11 @@ def read_json(request: Request) -> Any:
     return parse_json(read_body(request))
 
 
-def read_optional_json_object(request: Request) -> dict:
-    """A body that may be empty (then ``{}``); when present it must be JSON."""
-    require_json_content_type(request)
-    body = read_body(request)
-    return parse_json(body) if body.strip() else {}
+def read_optional_json_object(request: Request) -> Any:
+    """A body that may be left out (then ``{}``); when present it must be JSON."""
+    if not read_body(request).strip():
+        return {}
+    return read_json(request)
 
 
 def idempotency_key_of(request: Request) -> str | None:
