@@ -1,6 +1,6 @@
 """What every benchmark gets: the run's settings, a scratch folder and the data sets.
 
-Data sets are generated once per ``(size, seed, day, generator source)`` into
+Data sets are generated once per ``(size, seed, month, generator source)`` into
 ``var/bench/datasets/`` and reused by later runs: generation validates every event through
 the store's append path and takes minutes for the large sets. A benchmark that writes to a
 store works on a copy (:meth:`Context.dataset_copy`).

@@ -52,8 +52,9 @@ SIZES = {
 
 
 def default_end() -> datetime:
-    """Today at midnight UTC: the data stays "recent" and is the same all day."""
-    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """The first day of this month, midnight UTC: recent data that stays the same (and so
+    stays cached) for a month."""
+    return datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def apportion(total: int, weights: list[float], minimum: int = 0) -> list[int]:

@@ -49,6 +49,7 @@ def test_counts_match_the_size():
     counts = Counter(e[2] for e in events_of(TINY))
     assert counts["TicketCreated"] == TINY.tickets
     assert counts["ConversationStarted"] == TINY.tickets
+    assert counts["TicketConversationLinked"] == TINY.tickets
     assert counts["ConversationPartAdded"] == TINY.parts
     assert counts["CompanyCreated"] == TINY.companies
     assert counts["TicketStateChanged"] > 0
