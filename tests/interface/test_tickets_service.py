@@ -519,3 +519,23 @@ def test_concurrent_converts_in_two_processes_make_one_ticket(rpc, store, second
     assert len(links) == len(conversations)
     created = [event for event in store.iter_all() if event.type == "TicketCreated"]
     assert [event.payload["ticket_id"] for event in created] == [1, 2, 3, 4]
+
+
+def test_concurrent_links_of_one_conversation_keep_one(rpc, store, second_tickets_process):
+    tickets = [new_ticket(rpc, creator_id="ann")["id"] for _ in range(6)]
+    conversation = conversation_of(rpc, "ann")
+    link = {"conversation_id": conversation["id"]}
+    replies = [rpc.tickets.link_conversation.call_async(t, link) for t in tickets]
+    replies.append(
+        rpc.tickets.convert_conversation.call_async(
+            conversation["id"], {"type": "Bug", "title": "t"}
+        )
+    )
+    answers, errors = results(replies)
+    assert len(answers) == 1, answers
+    assert all(type(error) is Conflict for error in errors), errors
+    [linked] = [event for event in store.iter_all() if event.type == "TicketConversationLinked"]
+    assert linked.payload["ticket_id"] == answers[0]["id"]
+    for ticket_id in tickets:
+        expected = conversation["id"] if ticket_id == answers[0]["id"] else None
+        assert rpc.tickets.get_ticket(ticket_id)["conversation_id"] == expected
