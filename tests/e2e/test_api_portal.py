@@ -5,16 +5,15 @@ joining a conversation, the Messenger tickets space, and tenant isolation."""
 from __future__ import annotations
 
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from jwt.warnings import InsecureKeyLengthWarning
 
 from tests.support.api import api_stack, error_of, eventually, stored_events, user_hash
 from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET
-
-# The test identity secret is short; the tokens signed with it only need to verify here.
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 INTERNAL_NOTE = "CANARY-internal-note-7f3a"
 INTERNAL_VALUE = "CANARY-internal-attribute-9b1c"
@@ -28,9 +27,15 @@ CONTACTS = {
 }
 
 
+def sign(claims: dict, key: str | None = IDENTITY_SECRET, algorithm: str = "HS256") -> str:
+    """A JWT; the test secrets are short, which PyJWT warns about and which is fine here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        return jwt.encode(claims, key, algorithm=algorithm)
+
+
 def jwt_for(user_id: str, email: str, **claims) -> str:
-    payload = {"sub": user_id, "email": email, "exp": int(time.time()) + 600, **claims}
-    return jwt.encode(payload, IDENTITY_SECRET, algorithm="HS256")
+    return sign({"sub": user_id, "email": email, "exp": int(time.time()) + 600, **claims})
 
 
 def cookie_attributes(header: str) -> dict[str, str]:
@@ -183,28 +188,10 @@ def test_signing_in_with_a_signed_token(api):
         {"user_id": "ann", "user_hash": user_hash("ann", secret="another-secret")},
         {"user_id": "ann", "email": "bob@acme.example", "user_hash": user_hash("ann")},
         {"token": jwt_for("ann", "ann@acme.example", exp=int(time.time()) - 10)},
-        {
-            "token": jwt.encode(
-                {"sub": "ann", "email": "ann@acme.example"}, IDENTITY_SECRET, algorithm="HS256"
-            )
-        },
-        {
-            "token": jwt.encode(
-                {"sub": "ann", "email": "ann@acme.example", "exp": 2**40},
-                "wrong",
-                algorithm="HS256",
-            )
-        },
-        {
-            "token": jwt.encode(
-                {"sub": "ann", "email": "a@b.c", "exp": 2**40}, IDENTITY_SECRET, algorithm="HS512"
-            )
-        },
-        {
-            "token": jwt.encode(
-                {"sub": "ann", "email": "a@b.c", "exp": 2**40}, None, algorithm="none"
-            )
-        },
+        {"token": sign({"sub": "ann", "email": "ann@acme.example"})},
+        {"token": sign({"sub": "ann", "email": "ann@acme.example", "exp": 2**40}, "wrong")},
+        {"token": sign({"sub": "ann", "email": "a@b.c", "exp": 2**40}, algorithm="HS512")},
+        {"token": sign({"sub": "ann", "email": "a@b.c", "exp": 2**40}, None, "none")},
         {"token": "not-a-jwt"},
     ],
     ids=[
