@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import cerberus
+from cerberus.utils import TypeDefinition
 
 from kernel.errors import ValidationFailed
 
@@ -20,6 +21,14 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class PlatformValidator(cerberus.Validator):
+    # JSON has no integer/boolean overlap: `true` is never a number here.
+    types_mapping = {
+        **cerberus.Validator.types_mapping,
+        "integer": TypeDefinition("integer", (int,), (bool,)),
+        "float": TypeDefinition("float", (float, int), (bool,)),
+        "number": TypeDefinition("number", (float, int), (bool,)),
+    }
+
     def _check_with_plain_text(self, field: str, value: Any) -> None:
         if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
             self._error(field, "must not contain control characters")
