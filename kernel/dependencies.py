@@ -179,13 +179,16 @@ class TimedMethodProxy(MethodProxy):
 
 class TimedServiceProxy(ServiceProxy):
     def __getattr__(self, name: str) -> TimedMethodProxy:
+        timeout = float(self.worker_ctx.container.config.get("RPC_TIMEOUT", 5))
         return TimedMethodProxy(
             self.worker_ctx,
             self.service_name,
             name,
             self.reply_listener,
-            timeout=float(self.worker_ctx.container.config.get("RPC_TIMEOUT", 5)),
-            **self.options,
+            timeout=timeout,
+            # A call nobody picked up before the caller gave up expires in the queue, so a
+            # request answered "timed out" is not carried out later by a restarted service.
+            **{"expiration": timeout, **self.options},
         )
 
 
