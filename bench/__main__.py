@@ -27,7 +27,11 @@ PARTS = ("store", "bus", "search", "memory", "freshness", "rebuild")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)}")
     parser.add_argument("--smoke", action="store_true", help="small data, about a minute")
     parser.add_argument("--runs", type=int, help="runs per figure (5; smoke: 3)")

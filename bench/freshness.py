@@ -24,7 +24,7 @@ from bench.measure import Row, Stat, check, percentile
 POLL_INTERVAL = 0.002
 GIVE_UP = 10.0
 LOAD_RATE = 50
-LOAD_THREADS = 2
+LOAD_THREADS = 5  # each paced at LOAD_RATE / LOAD_THREADS, so a slow write delays only one
 
 
 def marker(rng: random.Random) -> str:

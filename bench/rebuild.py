@@ -62,6 +62,6 @@ def run(ctx: Context) -> tuple[list[Row], list[str]]:
     seconds = Row(section, "wall time", "s", Stat.of(r[0] for r in results), higher_is_better=False)
     return [
         check(seconds, seconds.platform.median < 60, "under 60 s"),
-        Row(section, "events/s", "events/s", Stat.of(events / r[0] for r in results)),
+        Row(section, "throughput", "events/s", Stat.of(events / r[0] for r in results)),
         Row(section, "peak RSS", "MiB", Stat.of(r[1] for r in results), higher_is_better=False),
     ], []

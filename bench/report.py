@@ -96,23 +96,62 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _lines_of(rows: list[Row]) -> list[tuple[str, list[Row]]]:
+    """Rows as table lines: a ``…: p50`` row and the ``…: p99`` row after it share one."""
+    lines: list[tuple[str, list[Row]]] = []
+    for row in rows:
+        label, _, quantile = row.measure.rpartition(": ")
+        previous = lines[-1][1] if lines else []
+        if (
+            quantile == "p99"
+            and len(previous) == 1
+            and previous[0].section == row.section
+            and previous[0].measure == f"{label}: p50"
+        ):
+            lines[-1] = (f"{label}: p50 / p99", [*previous, row])
+        else:
+            lines.append((row.measure, [row]))
+    return lines
+
+
+def _figures(rows: list[Row], pick) -> str:
+    return " / ".join(show(pick(row), row.unit) for row in rows)
+
+
 def markdown(name: str, info: dict[str, Any], rows: list[Row], notes: list[str]) -> str:
-    """One table per section; each peer on its own line under the platform's figure."""
+    """The targets first, then one table per section: each peer on its own line under the
+    platform's figure; p50 and p99 of the same measure share a line."""
+    machine = info["machine"]
     lines = [
         f"# Benchmark results: {name}",
         "",
         f"{info['started_at']} · {info['seconds']:.0f} s · {info['runs']} runs per figure "
         "(median, min-max in brackets) · ratio = platform ÷ peer, by medians",
         "",
-        f"Machine: {info['machine']['cpu']}, {info['machine']['cores']} cores, "
-        f"{info['machine']['memory_gib']} GiB, disk {info['machine']['disk']}; Python "
-        f"{info['machine']['python']}, SQLite {info['machine']['sqlite']}, RabbitMQ "
-        f"{info['machine']['rabbitmq']}; commit {info['machine']['commit']}",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"disk {machine['disk']}; Python {machine['python']}, SQLite {machine['sqlite']}, "
+        f"RabbitMQ {machine['rabbitmq']}; commit {machine['commit']}",
+        "",
+        "## Targets",
+        "",
+        "| section | measure | platform | target | met |",
+        "|---|---|---|---|---|",
     ]
-    section = None
     for row in rows:
-        if row.section != section:
-            section = row.section
+        if row.met is not None:
+            met = "yes" if row.met else "**no**"
+            lines.append(
+                f"| {row.section} | {row.measure} | {show(row.platform, row.unit)} "
+                f"{'' if row.unit in ('ms', 's') else row.unit} | {row.target} | {met} |"
+            )
+    order = {
+        section: index for index, section in reversed(list(enumerate(r.section for r in rows)))
+    }
+    section = None
+    for label, group in _lines_of(sorted(rows, key=lambda row: order[row.section])):
+        head = group[0]
+        if head.section != section:
+            section = head.section
             lines += [
                 "",
                 f"## {section}",
@@ -120,21 +159,19 @@ def markdown(name: str, info: dict[str, Any], rows: list[Row], notes: list[str])
                 "| measure | platform | peer | peer figure | ratio | target | met |",
                 "|---|---|---|---|---|---|---|",
             ]
-        peers = list(row.peers.items()) or [(None, None)]
-        for index, (peer, stat) in enumerate(peers):
+        targets = [row for row in group if row.met is not None]
+        peers = list(head.peers) or [None]
+        for index, peer in enumerate(peers):
             first = index == 0
-            ratio = row.ratio(peer) if peer else None
-            met = {True: "yes", False: "**no**", None: ""}[row.met] if first else ""
+            ratios = [row.ratio(peer) for row in group] if peer else []
             cells = [
-                (row.measure if row.unit in ("ms", "s") else f"{row.measure} ({row.unit})")
-                if first
-                else "",
-                show(row.platform, row.unit) if first else "",
+                (label if head.unit in ("ms", "s") else f"{label} ({head.unit})") if first else "",
+                _figures(group, lambda row: row.platform) if first else "",
                 peer or "",
-                show(stat, row.unit) if peer else "",
-                human(ratio, "x") if ratio is not None else "",
-                row.target if first else "",
-                met,
+                _figures(group, lambda row, p=peer: row.peers.get(p)) if peer else "",
+                " / ".join(human(r, "x") for r in ratios if r is not None),
+                "; ".join(row.target for row in targets) if first else "",
+                "; ".join("yes" if row.met else "**no**" for row in targets) if first else "",
             ]
             lines.append("| " + " | ".join(cells) + " |")
     notes = notes + [f"{row.section} / {row.measure}: {row.note}" for row in rows if row.note]

@@ -264,7 +264,7 @@ def collect(samples: list[dict[str, float]]) -> tuple[Stat, dict[str, Stat]]:
 
 def run(ctx: Context) -> list[Row]:
     single_count, batch_count, read_size, read_count = (
-        (500, 5_000, "small", 20_000) if ctx.smoke else (3_000, 30_000, "medium", 200_000)
+        (300, 3_000, "small", 20_000) if ctx.smoke else (3_000, 30_000, "medium", 200_000)
     )
     rows = []
     events = sample_events(batch_count)
