@@ -7,7 +7,12 @@ logging named after the service.
 
 from __future__ import annotations
 
-import eventlet
+import warnings
+
+# eventlet announces its maintenance mode on import; nameko 2.x needs it regardless.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 

@@ -15,10 +15,12 @@ from tests.support.stack import ADMIN_TOKEN, running_stack
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     with running_stack(
-        tmp_path_factory.mktemp("skeleton"),
-        "pyamqp://guest:guest@127.0.0.1:5672/",
-        names=["tickets", "portal_query", "gateway", "event_relay"],
+        tmp_path_factory.mktemp("skeleton"), "pyamqp://guest:guest@127.0.0.1:5672/"
     ) as stack:
+        with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"]}, timeout=10) as rpc:
+            rpc.identity.save_contact({"id": "ann", "email": "ann@acme.example", "name": "Ann"})
+            rpc.companies.create_company({"id": "acme", "name": "Acme"})
+            rpc.companies.add_member("acme", {"user_id": "ann"})
         yield stack
 
 
