@@ -84,5 +84,8 @@ class WebFiles:
 
 
 class WebAssets(DependencyProvider):
+    def setup(self) -> None:
+        self.files = WebFiles(WEB_ROOT)
+
     def get_dependency(self, worker_ctx) -> WebFiles:
-        return WebFiles(WEB_ROOT)
+        return self.files
