@@ -24,8 +24,8 @@ from services.portal_query.storage import (
     open_projection_storage,
 )
 
-REBUILD_BATCH = 5000
-PROGRESS_STEP = 50_000
+# Events per commit while rebuilding: large, so a busy document is written rarely.
+REBUILD_BATCH = 50_000
 RETRY_ATTEMPTS = 5
 RELAY = "event_relay"
 
@@ -71,7 +71,7 @@ def rebuild(
     with tqdm(
         total=store.head_position(), unit="event", unit_scale=True, disable=not progress
     ) as bar:
-        while applied := projector.catch_up(until=projector.checkpoint + PROGRESS_STEP):
+        while applied := projector.catch_up(until=projector.checkpoint + REBUILD_BATCH):
             bar.total = max(bar.total, projector.checkpoint)
             bar.update(applied)
     storage.switch(generation)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from kernel.contracts.envelope import RecordedEvent
-from services.portal_query.text import tokens
+from services.portal_query.text import token_set
 
 DocumentKey = tuple[str, str]  # (kind, key)
 Document = tuple[str | None, dict[str, Any]]  # (company_id, body)
@@ -447,7 +447,7 @@ def conversation_participant_joined(model: ReadModel, event: RecordedEvent) -> N
 
 def part_words(part: Part) -> frozenset[str]:
     if part.words is None:
-        part.words = frozenset(tokens(part.body))
+        part.words = frozenset(token_set(part.body))
     return part.words
 
 

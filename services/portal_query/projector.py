@@ -64,7 +64,7 @@ class Projector:
         self.parked_streams = {event.stream_id for event in parked}
         self._parked_changes: dict[int, ParkedEvent] = {}
         self._unparked: set[int] = set()
-        self.index = SearchIndex.build(model) if with_index else None
+        self.index = SearchIndex.build(model, pause) if with_index else None
         model.changed_tickets.clear()
 
     @classmethod
@@ -86,15 +86,15 @@ class Projector:
                     continue
             else:
                 state = storage.state(generation)
-            documents = []
-            for batch in storage.documents(state.generation):
-                documents.extend(batch)
-                pause()
+            model = ReadModel.from_documents(
+                document
+                for batch in storage.documents(state.generation)
+                if not pause()
+                for document in batch
+            )
             parked = storage.parked(state.generation)
             if storage.state(state.generation) == state:
-                break
-        model = ReadModel.from_documents(documents)
-        return cls(store, storage, state, model, parked, **options)
+                return cls(store, storage, state, model, parked, **options)
 
     @property
     def view(self) -> View:

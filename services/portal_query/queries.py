@@ -269,9 +269,11 @@ def ordered(hits: list[Hits], query: TicketQuery) -> tuple[np.ndarray, np.ndarra
         order = np.lexsort((-ids, -np.concatenate([h.updated for h in hits]), ranks))
         return ids[order], ranks[order]
     if sort == "type":
-        names = [name for h in hits for name in h.types]
-        ordinal = {name: n for n, name in enumerate(sorted(set(names), key=str.casefold))}
-        column = np.array([ordinal[name] for name in names], dtype=np.int64)
+        names = sorted({name for h in hits for name in h.type_names}, key=str.casefold)
+        ordinal = {name: n for n, name in enumerate(names)}
+        column = np.concatenate(
+            [np.array([ordinal[name] for name in h.type_names])[h.type_codes] for h in hits]
+        )
     else:
         column = np.concatenate(
             [

@@ -12,7 +12,7 @@ is vectorized.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +20,7 @@ from sortedcontainers import SortedList
 
 from kernel.contracts.fields import TICKET_STATES
 from services.portal_query.domain import ReadModel, Ticket, conversation_words
-from services.portal_query.text import SearchQuery, tokens
+from services.portal_query.text import SearchQuery, token_set
 
 FIELDS = ("title", "description", "conversation")
 STATE_ORDER = {state: order for order, state in enumerate(TICKET_STATES)}
@@ -33,6 +33,7 @@ RANK_LOCATION = {
     RANK_CONVERSATION: "conversation",
 }
 PREFIX_CACHE_SIZE = 4096
+BUILD_CHUNK = 200  # tickets indexed between two pauses of a bulk build
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
@@ -42,6 +43,18 @@ def slots_of(bits: int) -> np.ndarray:
         return _EMPTY
     raw = np.frombuffer(bits.to_bytes((bits.bit_length() + 7) // 8, "little"), np.uint8)
     return np.flatnonzero(np.unpackbits(raw, bitorder="little"))
+
+
+def bits_of(slots: list[int], size: int) -> int:
+    """The bitset of ``slots`` (ascending) in a partition of ``size`` slots."""
+    if len(slots) < 8:
+        bits = 0
+        for slot in slots:
+            bits |= 1 << slot
+        return bits
+    flags = np.zeros(size, dtype=bool)
+    flags[slots] = True
+    return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
 
 
 def mask_of(bits: int, size: int) -> np.ndarray:
@@ -69,7 +82,8 @@ class Hits:
     created: np.ndarray
     updated: np.ndarray
     states: np.ndarray
-    types: list[str]  # the type of each hit
+    type_codes: np.ndarray  # index into ``type_names``
+    type_names: list[str]
     ranks: np.ndarray
 
 
@@ -89,10 +103,13 @@ class Partition:
         self.states: dict[str, int] = {}
         self.creators: dict[str, int] = {}
         self.slot_labels: list[tuple[str, str, str]] = []  # (type, state, creator)
+        self.type_names: list[str] = []  # every type seen here, in order of appearance
+        self.type_code_of: dict[str, int] = {}
         self.ids = np.zeros(16, dtype=np.int64)
         self.created = np.zeros(16)
         self.updated = np.zeros(16)
         self.state_order = np.zeros(16, dtype=np.int8)
+        self.type_codes = np.zeros(16, dtype=np.int32)
         self._prefix_cache: dict[str, tuple[int, int, int]] = {}
 
     def __len__(self) -> int:
@@ -123,11 +140,62 @@ class Partition:
         self.slot_labels[slot] = labels
         for table, label in zip((self.types, self.states, self.creators), labels, strict=True):
             table[label] = table.get(label, 0) | bit
+        self._set_keys(slot, ticket, updated_at)
+        self.live |= bit
+
+    def load(self, entries: list[tuple[Ticket, float, tuple[frozenset[str], ...]]]) -> None:
+        """Fill an empty partition at once: slots are collected per token first and each
+        bitset is built a single time (adding tickets one by one would rebuild every
+        big int again for each ticket)."""
+        count = len(entries)
+        self._grow(count)
+        postings: tuple[dict[str, list[int]], ...] = ({}, {}, {})
+        label_postings: tuple[dict[str, list[int]], ...] = ({}, {}, {})
+        for slot, (ticket, updated_at, words) in enumerate(entries):
+            self.ticket_at.append(ticket.id)
+            self.slot_of[ticket.id] = slot
+            self.slot_words.append(words)
+            labels = (ticket.type, ticket.state, ticket.creator_id)
+            self.slot_labels.append(labels)
+            for field, tokens_ in enumerate(words):
+                for token in tokens_:
+                    postings[field].setdefault(token, []).append(slot)
+            for table, label in zip(label_postings, labels, strict=True):
+                table.setdefault(label, []).append(slot)
+            self._set_keys(slot, ticket, updated_at)
+        for field, table in enumerate(postings):
+            self.words[field].update({token: bits_of(s, count) for token, s in table.items()})
+        for target, table in zip(
+            (self.types, self.states, self.creators), label_postings, strict=True
+        ):
+            target.update({label: bits_of(s, count) for label, s in table.items()})
+        self.vocabulary = SortedList(set().union(*postings))
+        self.live = (1 << count) - 1
+
+    def _set_keys(self, slot: int, ticket: Ticket, updated_at: float) -> None:
+        code = self.type_code_of.get(ticket.type)
+        if code is None:
+            code = self.type_code_of[ticket.type] = len(self.type_names)
+            self.type_names.append(ticket.type)
         self.ids[slot] = ticket.id
         self.created[slot] = ticket.created_at
         self.updated[slot] = updated_at
         self.state_order[slot] = STATE_ORDER.get(ticket.state, len(STATE_ORDER))
-        self.live |= bit
+        self.type_codes[slot] = code
+
+    def _grow(self, capacity: int) -> None:
+        """Room for ``capacity`` slots in the sort-key arrays (doubling)."""
+        size = len(self.ids)
+        if capacity <= size:
+            return
+        while size < capacity:
+            size *= 2
+        extra = size - len(self.ids)
+        self.ids = np.concatenate([self.ids, np.zeros(extra, dtype=np.int64)])
+        self.created = np.concatenate([self.created, np.zeros(extra)])
+        self.updated = np.concatenate([self.updated, np.zeros(extra)])
+        self.state_order = np.concatenate([self.state_order, np.zeros(extra, np.int8)])
+        self.type_codes = np.concatenate([self.type_codes, np.zeros(extra, np.int32)])
 
     def remove(self, ticket_id: int) -> None:
         slot = self.slot_of.pop(ticket_id, None)
@@ -151,12 +219,7 @@ class Partition:
             self.ticket_at.append(None)
             self.slot_words.append((frozenset(),) * 3)
             self.slot_labels.append(("", "", ""))
-            if slot >= len(self.ids):
-                grow = len(self.ids)
-                self.ids = np.concatenate([self.ids, np.zeros(grow, dtype=np.int64)])
-                self.created = np.concatenate([self.created, np.zeros(grow)])
-                self.updated = np.concatenate([self.updated, np.zeros(grow)])
-                self.state_order = np.concatenate([self.state_order, np.zeros(grow, np.int8)])
+            self._grow(slot + 1)
         self.ticket_at[slot] = ticket_id
         self.slot_of[ticket_id] = slot
         return slot
@@ -258,7 +321,8 @@ class Partition:
             created=self.created[slots],
             updated=self.updated[slots],
             states=self.state_order[slots],
-            types=[self.slot_labels[slot][0] for slot in slots.tolist()],
+            type_codes=self.type_codes[slots],
+            type_names=self.type_names,
             ranks=ranks,
         )
 
@@ -295,11 +359,33 @@ class SearchIndex:
         self.people_of_ticket: dict[int, frozenset[str]] = {}
 
     @classmethod
-    def build(cls, model: ReadModel) -> SearchIndex:
+    def build(cls, model: ReadModel, pause: Callable[[], None] = lambda: None) -> SearchIndex:
+        """Index every ticket of ``model`` in bulk, calling ``pause`` now and then so a
+        caller under eventlet can let other greenthreads run."""
         index = cls()
-        for ticket_id in model.tickets:
-            index.refresh(model, ticket_id)
+        entries: dict[str | None, list] = {}
+        for count, ticket in enumerate(model.tickets.values(), start=1):
+            entries.setdefault(ticket.company_id, []).append(
+                (ticket, model.updated_at(ticket), index._words(model, ticket))
+            )
+            index.partition_of[ticket.id] = ticket.company_id
+            index._refresh_people(ticket.id, frozenset(model.people_of(ticket)))
+            if count % BUILD_CHUNK == 0:
+                pause()
+        for company_id, company_entries in entries.items():
+            partition = index.partitions[company_id] = Partition(company_id)
+            partition.load(company_entries)
+            pause()
         return index
+
+    @staticmethod
+    def _words(model: ReadModel, ticket: Ticket) -> tuple[frozenset[str], ...]:
+        conversation = model.conversations.get(ticket.conversation_id or "")
+        return (
+            frozenset(token_set(ticket.title)),
+            frozenset(token_set(ticket.description)),
+            frozenset(conversation_words(conversation)) if conversation else frozenset(),
+        )
 
     def partition(self, company_id: str | None) -> Partition | None:
         return self.partitions.get(company_id)
@@ -315,12 +401,7 @@ class SearchIndex:
             return
         if old_key is not ... and old_key != ticket.company_id:
             self.partitions[old_key].remove(ticket_id)
-        conversation = model.conversations.get(ticket.conversation_id or "")
-        words = (
-            frozenset(tokens(ticket.title)),
-            frozenset(tokens(ticket.description)),
-            frozenset(conversation_words(conversation)) if conversation else frozenset(),
-        )
+        words = self._words(model, ticket)
         partition = self.partitions.get(ticket.company_id)
         if partition is None:
             partition = self.partitions[ticket.company_id] = Partition(ticket.company_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 
@@ -19,17 +20,38 @@ SNIPPET_LEAD = 40
 ELLIPSIS = "…"
 
 
+# Every combining character, mapped to nothing (built from the Unicode data once).
+WITHOUT_MARKS = {
+    code: None for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))
+}
+
+
 def normalize(text: str) -> str:
     """Accent- and case-insensitive form: NFKD, combining marks dropped, casefolded."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    if not decomposed.isascii():
-        decomposed = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return decomposed.casefold()
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKD", text).translate(WITHOUT_MARKS).casefold()
 
 
 def tokens(text: str) -> list[str]:
     """The normalized words of ``text``, in order (split on every non-word character)."""
     return [token for token in NON_WORD.split(normalize(text)) if token]
+
+
+# ASCII word characters lowercased, every other ASCII character a space.
+_ASCII_WORDS = str.maketrans(
+    {
+        chr(code): chr(code).lower() if chr(code).isalnum() or chr(code) == "_" else " "
+        for code in range(128)
+    }
+)
+
+
+def token_set(text: str) -> set[str]:
+    """``set(tokens(text))``, with a faster path for ASCII text (most text, when indexing)."""
+    if text.isascii():
+        return set(text.translate(_ASCII_WORDS).split())
+    return set(tokens(text))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from services.portal_query.text import (
     normalize,
     parse_query,
     relative_time,
+    token_set,
     tokens,
 )
 
@@ -122,3 +123,10 @@ def test_highlight_finds_words_in_non_ascii_text():
 def test_relative_time(seconds, label):
     now = 1_800_000_000.0
     assert relative_time(now - seconds, now) == label
+
+
+@pytest.mark.parametrize(
+    "text", ["Plain ASCII, with-punctuation_and 123 numbers!", "Crème brûlée ﬁle Ärger", ""]
+)
+def test_the_indexing_fast_path_gives_the_same_tokens(text):
+    assert token_set(text) == set(tokens(text))
