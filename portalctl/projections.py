@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from kernel.eventstore import EventStore, open_event_store
 from services.portal_query.domain import ReadModel
-from services.portal_query.projector import Projector, projection_status
+from services.portal_query.projector import Projector, projection_status, without_cyclic_gc
 from services.portal_query.storage import (
     ProjectionStorage,
     StaleProjection,
@@ -68,9 +68,8 @@ def rebuild(
         must_be_current=False,
         batch_size=REBUILD_BATCH,
     )
-    with tqdm(
-        total=store.head_position(), unit="event", unit_scale=True, disable=not progress
-    ) as bar:
+    bar = tqdm(total=store.head_position(), unit="event", unit_scale=True, disable=not progress)
+    with without_cyclic_gc(), bar:
         while applied := projector.catch_up(until=projector.checkpoint + REBUILD_BATCH):
             bar.total = max(bar.total, projector.checkpoint)
             bar.update(applied)

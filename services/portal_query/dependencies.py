@@ -15,7 +15,8 @@ what it read from the first.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import eventlet
@@ -31,6 +32,20 @@ from services.portal_query.queries import View
 from services.portal_query.storage import StaleProjection, open_projection_storage
 
 log = get_logger(__name__)
+
+
+def time_slicer(slice_seconds: float = 0.005) -> Callable[[], None]:
+    """A pause for long CPU work: it yields to the hub once ``slice_seconds`` of work
+    went by since the last yield, and costs next to nothing otherwise."""
+    last = time.perf_counter()
+
+    def pause() -> None:
+        nonlocal last
+        if time.perf_counter() - last >= slice_seconds:
+            eventlet.sleep(0)
+            last = time.perf_counter()
+
+    return pause
 
 
 class LiveProjection:
@@ -106,7 +121,7 @@ class LiveProjection:
     def _reload(self) -> None:
         """Load the current generation beside the served one, catch it up, then swap."""
         fresh = Projector.load(
-            self.store, self.storage, handlers=self.handlers, pause=lambda: eventlet.sleep(0)
+            self.store, self.storage, handlers=self.handlers, pause=time_slicer()
         )
         fresh.catch_up()
         previous, self.projector = self.projector, fresh

@@ -201,15 +201,20 @@ class ReadModel:
             yield key, self.document(key)
 
     @classmethod
-    def from_documents(cls, documents: Iterable[tuple[str, str, dict[str, Any]]]) -> ReadModel:
-        """Restore a model from stored ``(kind, key, body)`` documents (any order)."""
+    def from_documents(
+        cls,
+        documents: Iterable[tuple[str, str, dict[str, Any]]],
+        pause: Callable[[], None] = lambda: None,
+    ) -> ReadModel:
+        """Restore a model from stored ``(kind, key, body)`` documents (any order),
+        calling ``pause`` after each step."""
         model = cls()
-        parts: list[Part] = []
+        parts: dict[str, list[Part]] = {}
         for kind, key, body in documents:
             if kind == "ticket":
                 model.tickets[body["id"]] = Ticket(**body)
             elif kind == "part":
-                parts.append(Part(**body))
+                parts.setdefault(body["conversation_id"], []).append(Part(**body))
             elif kind == "conversation":
                 model.conversations[key] = Conversation(
                     body["id"], body["contact_id"], list(body["participant_ids"])
@@ -223,8 +228,12 @@ class ReadModel:
                 model._add_member(company_id, contact_id)
             elif kind == "settings":
                 model.settings = Settings(**body)
-        for part in sorted(parts, key=lambda p: p.position):
-            model.conversations[part.conversation_id].add(part)
+            pause()
+        for conversation_id, conversation_parts in parts.items():
+            conversation = model.conversations[conversation_id]
+            for part in sorted(conversation_parts, key=lambda p: p.position):
+                conversation.add(part)
+            pause()
         for ticket in model.tickets.values():
             if ticket.conversation_id:
                 model.ticket_of_conversation[ticket.conversation_id] = ticket.id

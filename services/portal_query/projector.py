@@ -13,8 +13,10 @@ streams keep flowing. :meth:`Projector.retry_parked` re-applies them in order.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from kernel.contracts.envelope import RecordedEvent
 from kernel.eventstore import EventStore
@@ -28,6 +30,23 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 3
 BATCH_SIZE = 500
+LOAD_BATCH = 500  # documents read from storage at a time while loading
+
+
+@contextlib.contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """For building millions of acyclic objects (a model, an index): the cyclic collector
+    would rescan them all again and again (seconds of CPU, long stalls of the hub).
+    Reference counting still frees everything; the survivors are then frozen out of
+    later full collections."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def _no_pause() -> None:
@@ -77,6 +96,13 @@ class Projector:
     ) -> Projector:
         """Load a generation (the current one by default, made on first start) from
         storage. Retried if a writer commits to it while it is being read."""
+        with without_cyclic_gc():
+            return cls._load(store, storage, generation, **options)
+
+    @classmethod
+    def _load(
+        cls, store: EventStore, storage: ProjectionStorage, generation: int | None, **options
+    ) -> Projector:
         pause = options.get("pause", _no_pause)
         while True:
             if generation is None:
@@ -87,10 +113,12 @@ class Projector:
             else:
                 state = storage.state(generation)
             model = ReadModel.from_documents(
-                document
-                for batch in storage.documents(state.generation)
-                if not pause()
-                for document in batch
+                (
+                    document
+                    for batch in storage.documents(state.generation, LOAD_BATCH)
+                    for document in batch
+                ),
+                pause,
             )
             parked = storage.parked(state.generation)
             if storage.state(state.generation) == state:

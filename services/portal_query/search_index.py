@@ -33,7 +33,6 @@ RANK_LOCATION = {
     RANK_CONVERSATION: "conversation",
 }
 PREFIX_CACHE_SIZE = 4096
-BUILD_CHUNK = 200  # tickets indexed between two pauses of a bulk build
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
@@ -143,7 +142,11 @@ class Partition:
         self._set_keys(slot, ticket, updated_at)
         self.live |= bit
 
-    def load(self, entries: list[tuple[Ticket, float, tuple[frozenset[str], ...]]]) -> None:
+    def load(
+        self,
+        entries: list[tuple[Ticket, float, tuple[frozenset[str], ...]]],
+        pause: Callable[[], None] = lambda: None,
+    ) -> None:
         """Fill an empty partition at once: slots are collected per token first and each
         bitset is built a single time (adding tickets one by one would rebuild every
         big int again for each ticket)."""
@@ -163,8 +166,11 @@ class Partition:
             for table, label in zip(label_postings, labels, strict=True):
                 table.setdefault(label, []).append(slot)
             self._set_keys(slot, ticket, updated_at)
+            pause()
         for field, table in enumerate(postings):
-            self.words[field].update({token: bits_of(s, count) for token, s in table.items()})
+            for token, slots in table.items():
+                self.words[field][token] = bits_of(slots, count)
+                pause()
         for target, table in zip(
             (self.types, self.states, self.creators), label_postings, strict=True
         ):
@@ -360,22 +366,20 @@ class SearchIndex:
 
     @classmethod
     def build(cls, model: ReadModel, pause: Callable[[], None] = lambda: None) -> SearchIndex:
-        """Index every ticket of ``model`` in bulk, calling ``pause`` now and then so a
-        caller under eventlet can let other greenthreads run."""
+        """Index every ticket of ``model`` in bulk, calling ``pause`` after each small
+        step so a caller under eventlet can let other greenthreads run."""
         index = cls()
         entries: dict[str | None, list] = {}
-        for count, ticket in enumerate(model.tickets.values(), start=1):
+        for ticket in model.tickets.values():
             entries.setdefault(ticket.company_id, []).append(
                 (ticket, model.updated_at(ticket), index._words(model, ticket))
             )
             index.partition_of[ticket.id] = ticket.company_id
             index._refresh_people(ticket.id, frozenset(model.people_of(ticket)))
-            if count % BUILD_CHUNK == 0:
-                pause()
+            pause()
         for company_id, company_entries in entries.items():
             partition = index.partitions[company_id] = Partition(company_id)
-            partition.load(company_entries)
-            pause()
+            partition.load(company_entries, pause)
         return index
 
     @staticmethod
