@@ -406,8 +406,8 @@ def ticket_conversation_linked(model: ReadModel, event: RecordedEvent) -> None:
     data = event.payload
     ticket = model.tickets[data["ticket_id"]]
     model._link(ticket, data["conversation_id"])
-    joined = [*ticket.participant_ids, *data["participant_ids"]]
-    ticket.participant_ids = list(dict.fromkeys(joined))
+    # The link carries the ticket's participants from then on (as the tickets service folds it).
+    ticket.participant_ids = list(dict.fromkeys(data["participant_ids"]))
     model._ticket_changed(ticket, epoch(event.occurred_at))
 
 
