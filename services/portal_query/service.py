@@ -56,6 +56,7 @@ class PortalQueryService:
             log.warning("invalid envelope from the bus ignored", problems=error.fields)
             return
         self.projection.prompt(event.position)
+        log.info("event received", position=event.position, type=event.type)
 
     @event_handler("identity", "#")
     def on_identity_event(self, envelope: Any) -> None:
