@@ -27,7 +27,7 @@ from kernel.errors import ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
 from services.portal_query.domain import HANDLERS, Handler
-from services.portal_query.projector import Projector
+from services.portal_query.projector import Projector, without_cyclic_gc
 from services.portal_query.queries import View
 from services.portal_query.storage import StaleProjection, open_projection_storage
 
@@ -120,9 +120,16 @@ class LiveProjection:
 
     def _reload(self) -> None:
         """Load the current generation beside the served one, catch it up, then swap."""
-        fresh = Projector.load(
-            self.store, self.storage, handlers=self.handlers, pause=time_slicer()
-        )
+        with without_cyclic_gc():
+            fresh = Projector.load(
+                self.store,
+                self.storage,
+                handlers=self.handlers,
+                pause=time_slicer(),
+                with_index=False,
+            )
+            fresh.catch_up()
+            fresh.build_index()
         fresh.catch_up()
         previous, self.projector = self.projector, fresh
         log.info(

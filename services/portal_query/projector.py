@@ -83,8 +83,15 @@ class Projector:
         self.parked_streams = {event.stream_id for event in parked}
         self._parked_changes: dict[int, ParkedEvent] = {}
         self._unparked: set[int] = set()
-        self.index = SearchIndex.build(model, pause) if with_index else None
-        model.changed_tickets.clear()
+        self.index: SearchIndex | None = None
+        if with_index:
+            self.build_index()
+
+    def build_index(self) -> None:
+        """Index the whole model in bulk (far cheaper than ticket by ticket for a long
+        catch-up); from then on every commit refreshes the tickets it changed."""
+        self.index = SearchIndex.build(self.model, self.pause)
+        self.model.changed_tickets.clear()
 
     @classmethod
     def load(

@@ -401,7 +401,8 @@ class MongoProjectionStorage(ProjectionStorage):
                 self._generations.delete_one({"_id": old})
 
     def documents(self, generation: int, batch_size: int = 2000) -> Iterator[list[StoredDocument]]:
-        cursor = self._collections(generation)[0].find({}).sort([("kind", 1), ("key", 1)])
+        # ``_id`` is "kind:key": its own index gives the (kind, key) order without a sort.
+        cursor = self._collections(generation)[0].find({}).sort("_id", 1)
         batch: list[StoredDocument] = []
         for document in cursor.batch_size(batch_size):
             batch.append((document["kind"], document["key"], document["body"]))
