@@ -6,7 +6,7 @@ Each batch of events is applied to the in-memory read model, then its document c
 parked events and new checkpoint are committed in one transaction; a replayed or
 redelivered event is below the checkpoint and changes nothing.
 
-A handler that raises is retried ``max_attempts`` times, then its event is parked with
+A handler that raises is retried (``MAX_ATTEMPTS`` in all), then its event is parked with
 the error; later events of the same stream park behind it (per-stream order), and other
 streams keep flowing. :meth:`Projector.retry_parked` re-applies them in order.
 """
@@ -50,7 +50,7 @@ def without_cyclic_gc() -> Iterator[None]:
 
 
 def _no_pause() -> None:
-    """Between batches; the service passes ``eventlet.sleep`` to let queries run."""
+    """Called between steps of long work; the service passes one that lets queries run."""
 
 
 class Projector:
