@@ -24,6 +24,7 @@ from bench.measure import Row, Stat, check, percentile
 POLL_INTERVAL = 0.002
 GIVE_UP = 10.0
 LOAD_RATE = 50
+LOAD_WARM_UP = 3.0
 LOAD_THREADS = 5  # each paced at LOAD_RATE / LOAD_THREADS, so a slow write delays only one
 
 
@@ -111,7 +112,7 @@ def run(ctx, corpus, platform, users) -> list[Row]:
     reader = Client(platform.stack.base_url, small.token)
     mine = [t for t in corpus.portal_tickets() if t.company_id == small.company_id]
     others = [t.ticket_id for t in corpus.portal_tickets() if t.company_id == largest.company_id]
-    per_run = 4 if ctx.smoke else 10
+    per_run = 4 if ctx.smoke else 20
     rows = []
     for phase in ("idle", f"under {LOAD_RATE} writes/s"):
         samples = {"ticket edit → detail": [], "new reply → search": []}
@@ -122,6 +123,8 @@ def run(ctx, corpus, platform, users) -> list[Row]:
             LOAD_RATE,
         )
         with load if phase != "idle" else contextlib.nullcontext():
+            if phase != "idle":
+                time.sleep(LOAD_WARM_UP)  # measure a steady load, not its first writes
             for _ in range(ctx.runs):
                 edits, replies = [], []
                 for i in range(per_run):
