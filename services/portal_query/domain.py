@@ -66,7 +66,7 @@ class Part:
     body: str
     created_at: float
     position: int
-    words: frozenset[str] | None = None  # search tokens, computed on first use
+    words: frozenset[str] | None = None  # search tokens, computed when a preview needs them
 
 
 @dataclass(slots=True)
@@ -76,14 +76,16 @@ class Conversation:
     participant_ids: list[str]
     parts: dict[str, Part] = field(default_factory=dict)  # by id, in position order
     last_part_at: float | None = None
-    words: set[str] | None = None  # union of the parts' tokens, computed on first use
+    # The union of the parts' tokens, computed on first use; immutable, so the search
+    # index can share it instead of copying it.
+    words: frozenset[str] | None = None
 
     def add(self, part: Part) -> None:
         self.parts[part.id] = part
         if self.last_part_at is None or part.created_at > self.last_part_at:
             self.last_part_at = part.created_at
         if self.words is not None:
-            self.words |= part_words(part)
+            self.words = self.words | token_set(part.body)
 
 
 @dataclass(slots=True)
@@ -455,15 +457,18 @@ def conversation_participant_joined(model: ReadModel, event: RecordedEvent) -> N
 
 
 def part_words(part: Part) -> frozenset[str]:
+    """The part's tokens, kept once computed (previews look at the same hits again)."""
     if part.words is None:
-        part.words = frozenset(token_set(part.body))
+        part.words = token_set(part.body)
     return part.words
 
 
-def conversation_words(conversation: Conversation) -> set[str]:
+def conversation_words(conversation: Conversation) -> frozenset[str]:
     if conversation.words is None:
-        conversation.words = set().union(
-            *(part_words(part) for part in conversation.parts.values())
+        # Not through part_words: keeping every part's tokens would cost more memory
+        # than the whole text.
+        conversation.words = frozenset().union(
+            *(token_set(part.body) for part in conversation.parts.values())
         )
     return conversation.words
 

@@ -386,9 +386,9 @@ class SearchIndex:
     def _words(model: ReadModel, ticket: Ticket) -> tuple[frozenset[str], ...]:
         conversation = model.conversations.get(ticket.conversation_id or "")
         return (
-            frozenset(token_set(ticket.title)),
-            frozenset(token_set(ticket.description)),
-            frozenset(conversation_words(conversation)) if conversation else frozenset(),
+            token_set(ticket.title),
+            token_set(ticket.description),
+            conversation_words(conversation) if conversation else frozenset(),
         )
 
     def partition(self, company_id: str | None) -> Partition | None:
