@@ -79,6 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(work_dir, ignore_errors=True)
     info["seconds"] = time.perf_counter() - started
     info["datasets"] = ctx.loads
+    notes += [
+        f"data set {size}: {load['events']:,} events in {load['streams']:,} streams "
+        f"(generated once in {load['seconds']:.0f} s, seed {load['seed']})"
+        for size, load in ctx.loads.items()
+    ]
     path = report.write(name, info, rows, notes)
     log(f"done in {info['seconds']:.0f} s: {path}")
     print(path.read_text())

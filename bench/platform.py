@@ -274,14 +274,19 @@ def concurrency_rows(ctx: Context, corpus: Corpus, platform: Platform, user: Por
     return rows
 
 
-def memory_rows(platform: Platform) -> list[Row]:
-    rows = []
-    for name, process in sorted(platform.stack.processes.items()):
-        rss = psutil.Process(process.pid).memory_info().rss / 2**20
-        rows.append(
-            Row("memory at rest (RSS)", name, "MiB", Stat.of([rss]), higher_is_better=False)
-        )
-    return rows
+def memory_rows(platform: Platform, samples: int) -> list[Row]:
+    """Resident memory of each process, sampled a second apart."""
+    processes = sorted(platform.stack.processes.items())
+    rss: dict[str, list[float]] = {name: [] for name, _process in processes}
+    for sample in range(samples):
+        if sample:
+            time.sleep(1)
+        for name, process in processes:
+            rss[name].append(psutil.Process(process.pid).memory_info().rss / 2**20)
+    return [
+        Row("memory at rest (RSS)", name, "MiB", Stat.of(values), higher_is_better=False)
+        for name, values in rss.items()
+    ]
 
 
 def run(ctx: Context, parts: list[str]) -> tuple[list[Row], list[str]]:
@@ -308,7 +313,7 @@ def run(ctx: Context, parts: list[str]) -> tuple[list[Row], list[str]]:
             )
             if "memory" in parts:
                 time.sleep(5)  # at rest: start-up work done, nothing asked yet
-                rows += memory_rows(platform)
+                rows += memory_rows(platform, ctx.runs)
             users = portal_users(corpus, platform)
             if "search" in parts:
                 log("platform: portal search and list")

@@ -131,12 +131,15 @@ def markdown(name: str, info: dict[str, Any], rows: list[Row], notes: list[str])
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
         f"disk {machine['disk']}; Python {machine['python']}, SQLite {machine['sqlite']}, "
         f"RabbitMQ {machine['rabbitmq']}; commit {machine['commit']}",
-        "",
-        "## Targets",
-        "",
-        "| section | measure | platform | target | met |",
-        "|---|---|---|---|---|",
     ]
+    if any(row.met is not None for row in rows):
+        lines += [
+            "",
+            "## Targets",
+            "",
+            "| section | measure | platform | target | met |",
+            "|---|---|---|---|---|",
+        ]
     for row in rows:
         if row.met is not None:
             met = "yes" if row.met else "**no**"
