@@ -26,6 +26,13 @@ from bench.measure import Row
 PARTS = ("store", "bus", "search", "memory", "freshness", "rebuild")
 
 
+def datasets_for(parts: list[str], smoke: bool) -> set[str]:
+    if smoke:
+        return {"small"}
+    needed = {"medium"} if set(parts) - {"rebuild"} else set()
+    return needed | ({"large"} if "rebuild" in parts else set())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -63,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[Row] = []
     notes: list[str] = []
     try:
+        ctx.prepare(datasets_for(parts, args.smoke))
         if "store" in parts:
             rows += store.run(ctx)
         if "bus" in parts:
