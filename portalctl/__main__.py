@@ -1,6 +1,9 @@
 """``portalctl``: operate the portal platform.
 
 portalctl run       start every service and the gateway (``make run``)
+portalctl rebuild   replay the event store into a fresh projection generation, switch to it
+portalctl status    projection generation, checkpoint and lag; the relay's checkpoint
+portalctl parked    projection events parked after failing (``--retry`` re-applies them)
 """
 
 from __future__ import annotations
