@@ -376,8 +376,10 @@ class MongoProjectionStorage(ProjectionStorage):
                 self._generations.insert_one({"_id": generation, "checkpoint": 0, "revision": 0})
             except DuplicateKeyError:
                 continue
-            documents, _ = self._collections(generation)
+            # Made here, outside any transaction (older servers cannot create one inside).
+            documents, parked = self._collections(generation)
             documents.create_index("company_id")
+            parked.create_index("stream_id")
             return generation
 
     def switch(self, generation: int) -> None:
