@@ -1,9 +1,11 @@
 """Following the store into stored projections: exactly-once effect, idempotency, parking,
-rebuilds, and no internal data in storage. Real embedded stores in a temp directory."""
+rebuilds, and no internal data in storage. The embedded event store in a temp directory;
+projections on both storage backends."""
 
 from __future__ import annotations
 
 import random
+import uuid
 
 import pytest
 
@@ -15,9 +17,11 @@ from services.portal_query.domain import HANDLERS, ReadModel, ticket_state_chang
 from services.portal_query.projector import Projector
 from services.portal_query.storage import (
     PROJECTIONS_FILE,
+    MongoProjectionStorage,
     SqliteProjectionStorage,
     StaleProjection,
 )
+from tests.support.mongo import mongo_client
 from tests.support.portal_events import History, acme_world, fold, query
 
 NOW = 1_900_000_000.0
@@ -30,9 +34,15 @@ def store(data_dir):
     return SqliteEventStore(data_dir / "events.sqlite3")
 
 
-@pytest.fixture
-def storage(data_dir):
-    return SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+@pytest.fixture(params=["sqlite", "mongo"])
+def storage(request, data_dir):
+    if request.param == "sqlite":
+        yield SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+        return
+    database = f"projector_{uuid.uuid4().hex[:12]}"
+    client, transactions = mongo_client(database)
+    yield MongoProjectionStorage(client, database, transactions=transactions)
+    client.drop_database(database)
 
 
 def busy_world() -> History:
