@@ -17,7 +17,7 @@ import numpy as np
 from kernel.contracts.commands import MAX_PER_PAGE
 from kernel.errors import NoPortalAccess, NotFound
 from kernel.visibility import restricts
-from services.portal_query.domain import Contact, ReadModel, Ticket, part_words
+from services.portal_query.domain import Contact, Part, ReadModel, Ticket, part_words
 from services.portal_query.search_index import (
     RANK_LOCATION,
     Filters,
@@ -333,7 +333,7 @@ def facets(model: ReadModel, scopes: list[Scope]) -> dict[str, Any]:
 # preview -----------------------------------------------------------------------------------
 
 
-def part_author(model: ReadModel, part) -> str | None:
+def part_author(model: ReadModel, part: Part) -> str | None:
     """A teammate's name as written on the part; a user's from their contact."""
     if part.author_type == "user":
         return model.contact_name(part.author_id) or part.author_name
@@ -364,7 +364,9 @@ def preview_of(
     return _preview("title", escaped_excerpt(ticket.title), creator, ticket.created_at, now)
 
 
-def conversation_snippet(model: ReadModel, ticket: Ticket, query: SearchQuery):
+def conversation_snippet(
+    model: ReadModel, ticket: Ticket, query: SearchQuery
+) -> tuple[str, Part] | None:
     """The part with the most matched words (ties: the latest) and its highlight."""
     conversation = model.conversations.get(ticket.conversation_id or "")
     if conversation is None:
