@@ -491,4 +491,7 @@ HANDLERS: dict[str, Handler] = {
     "ConversationPartAdded": conversation_part_added,
     "ConversationParticipantJoined": conversation_participant_joined,
 }
-"""What the portal projects; other events (sessions, ...) change nothing it shows."""
+"""What the portal projects."""
+
+# Events that change nothing the portal shows (sessions live in identity alone).
+NOT_SHOWN = frozenset({"PortalSessionStarted", "PortalSessionRevoked", "PortalSessionsRevoked"})

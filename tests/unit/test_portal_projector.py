@@ -10,10 +10,11 @@ import uuid
 import pytest
 
 from kernel.contracts.envelope import NewEvent
+from kernel.contracts.events import EVENT_TYPES
 from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.projections import rebuild, retry_parked, status
 from services.portal_query import queries
-from services.portal_query.domain import HANDLERS, ReadModel, ticket_state_changed
+from services.portal_query.domain import HANDLERS, NOT_SHOWN, ReadModel, ticket_state_changed
 from services.portal_query.projector import Projector
 from services.portal_query.storage import (
     PROJECTIONS_FILE,
@@ -312,3 +313,9 @@ def test_an_event_type_the_portal_does_not_show_is_skipped(store, storage):
     assert projector.checkpoint == len(history.events)
     assert projector.parked == {}
     assert isinstance(ReadModel.from_documents([]), ReadModel)
+
+
+def test_every_event_of_the_platform_is_either_projected_or_known_not_to_matter():
+    """A new event type must be decided on here, not silently skipped."""
+    assert {name for name, _version in EVENT_TYPES} == set(HANDLERS) | NOT_SHOWN
+    assert not set(HANDLERS) & NOT_SHOWN
