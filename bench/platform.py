@@ -10,6 +10,7 @@ published long ago, and replaying it all onto the bus would only measure that re
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import socket
 import threading
@@ -177,9 +178,11 @@ def http_search_rows(
                     )
             totals = {peer.name: peer.search(case.company_id, case.q)[1] for peer in peers}
             if client:
-                totals["portal"] = client.ok("GET", "/api/portal/tickets", params=params)["total"]
-            note.append(
-                f"q={case.q!r}, matches: " + ", ".join(f"{k} {v}" for k, v in totals.items())
+                answer = client.ok("GET", "/api/portal/tickets", params=params)
+                totals["portal"] = answer["total"]
+                note.append(f"answer {len(json.dumps(answer)) / 1024:.0f} KB")
+            note.insert(
+                0, f"q={case.q!r}, matches: " + ", ".join(f"{k} {v}" for k, v in totals.items())
             )
             for quantile in (50, 99):
                 row = latency_row(case.label, quantile, runs, peer_runs)
@@ -191,6 +194,8 @@ def http_search_rows(
             query = {**params, "per_page": PER_PAGE}
             runs = [timed_requests(client, query, count) for _ in range(ctx.runs)]
             rows += [latency_row(label, quantile, runs, {}) for quantile in (50, 99)]
+            size = len(json.dumps(client.ok("GET", "/api/portal/tickets", params=query)))
+            rows[-2].note = f"answer {size / 1024:.0f} KB"
         if client:
             rows += concurrency_rows(ctx, corpus, platform, user)
             client.close()
