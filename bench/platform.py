@@ -124,7 +124,7 @@ def list_cases(who: str, end: datetime) -> list[tuple[str, dict]]:
     recent = (end - timedelta(days=90)).isoformat()
     return [
         (f"{who}: list, newest updated first", {}),
-        (f"{who}: list sorted by id, page 5", {"sort": "id", "order": "asc", "page": 5}),
+        (f"{who}: list sorted by id, page 2", {"sort": "id", "order": "asc", "page": 2}),
         (
             f"{who}: list, state and type filter, by created",
             {"state": "resolved", "type": "Bug", "sort": "created_at", "order": "desc"},
@@ -265,7 +265,7 @@ def concurrency_rows(ctx: Context, corpus: Corpus, platform: Platform, user: Por
         ]
         section = f"portal search and list (HTTP, {clients} client{'s' if clients > 1 else ''})"
         label = f"{user.who}: mixed searches and lists"
-        rows.append(Row(section, f"{label}: requests/s", "req/s", Stat.of(r[1] for r in results)))
+        rows.append(Row(section, f"{label}: throughput", "req/s", Stat.of(r[1] for r in results)))
         for quantile in (50, 99):
             rows.append(
                 Row(
