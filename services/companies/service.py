@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from nameko.rpc import rpc
-
 from kernel.aggregate import execute
 from kernel.contracts import commands
 from kernel.contracts.validation import validate
 from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
 from kernel.errors import ValidationFailed
 from kernel.logging import get_logger
+from kernel.rpc import rpc
 from services.companies import domain
 from services.companies.dependencies import Memberships
 

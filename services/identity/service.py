@@ -6,8 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from nameko.rpc import rpc
-
 from kernel.aggregate import execute
 from kernel.contracts import commands
 from kernel.contracts.events import PORTAL_SETTINGS_STREAM
@@ -15,6 +13,7 @@ from kernel.contracts.validation import validate
 from kernel.dependencies import EventLog, RequestContext
 from kernel.errors import NotFound, Unauthenticated
 from kernel.logging import get_logger
+from kernel.rpc import rpc
 from services.identity import domain, verification
 from services.identity.dependencies import PortalKeys, Sessions
 

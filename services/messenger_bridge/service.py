@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.rpc import rpc
-
 from kernel.aggregate import execute
 from kernel.contracts import commands
 from kernel.contracts.envelope import NewEvent, RecordedEvent
@@ -15,6 +13,7 @@ from kernel.contracts.validation import validate
 from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
 from kernel.errors import NotFound
 from kernel.logging import get_logger
+from kernel.rpc import rpc
 from services.messenger_bridge import domain
 
 log = get_logger(__name__)

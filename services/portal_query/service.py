@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from nameko.events import event_handler
-from nameko.rpc import rpc
 
 from kernel.contracts import commands
 from kernel.contracts.envelope import check_envelope
@@ -15,6 +14,7 @@ from kernel.contracts.validation import validate
 from kernel.dependencies import RequestContext
 from kernel.errors import ValidationFailed
 from kernel.logging import get_logger
+from kernel.rpc import rpc
 from services.portal_query import queries
 from services.portal_query.dependencies import Projection
 from services.portal_query.queries import TicketQuery

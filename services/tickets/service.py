@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nameko.rpc import rpc
-
 from kernel.aggregate import execute
 from kernel.contracts import commands
 from kernel.contracts.envelope import NewEvent, RecordedEvent
@@ -22,6 +20,7 @@ from kernel.contracts.validation import validate
 from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
 from kernel.errors import ConcurrencyConflict, Conflict, NotFound, ValidationFailed
 from kernel.logging import get_logger
+from kernel.rpc import rpc
 from services.tickets import domain
 
 log = get_logger(__name__)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-MANAGEMENT = "http://127.0.0.1:15672/api"
+# Another broker's API (e.g. a private node for the broker-outage test) by the environment.
+MANAGEMENT = os.environ.get("TEST_RABBITMQ_MANAGEMENT", "http://127.0.0.1:15672/api")
 AUTH = ("guest", "guest")
 
 

@@ -1,0 +1,230 @@
+"""The broker stops for 30 s while teammates create and update tickets through the gateway.
+
+Every request either fails cleanly (5xx) or succeeds and is shown after recovery; every
+process reconnects by itself; and a request that was carried out but whose reply was lost
+(the broker went down between the append and the reply) answers its stored result when
+the caller retries it with the same Idempotency-Key, without being carried out twice.
+
+This stops the shared broker for everyone: it runs only when no other test run or benchmark
+is going on (or against a private node, see ``tests/faults/broker.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from kernel.eventstore import EVENTS_FILE
+from kernel.eventstore.sqlite import SqliteEventStore
+from tests.faults.broker import PRIVATE_NODE, broker_stopped, other_runs
+from tests.support.api import Api, api_stack, eventually
+
+pytestmark = pytest.mark.faults
+
+OUTAGE_SECONDS = 30
+WRITERS = 4
+STATES = ("in_progress", "waiting_on_customer", "resolved", "submitted")
+
+
+@dataclass
+class Request:
+    """One teammate request and what became of it."""
+
+    key: str
+    method: str
+    path: str
+    body: dict
+    statuses: list[int] = field(default_factory=list)
+    answer: dict | None = None
+
+    def send(self, api: Api) -> int:
+        try:
+            response = api.admin(
+                self.method, self.path, json=self.body, headers={"Idempotency-Key": self.key}
+            )
+        except requests.RequestException:
+            status = 599  # no answer at all (not a clean failure: the test refuses it)
+        else:
+            status = response.status_code
+            if status < 300:
+                self.answer = response.json()
+        self.statuses.append(status)
+        return status
+
+
+def store_of(stack) -> SqliteEventStore:
+    return SqliteEventStore(Path(stack.env["PORTAL_DATA_DIR"]) / EVENTS_FILE)
+
+
+def events_by_key(stack) -> dict[str, list]:
+    store = store_of(stack)
+    try:
+        found: dict[str, list] = {}
+        for event in store.iter_all():
+            key = event.metadata.get("idempotency_key")
+            if key:
+                found.setdefault(key, []).append(event)
+        return found
+    finally:
+        store.close()
+
+
+def admin_tickets(api: Api) -> dict[int, dict]:
+    tickets, page = {}, 1
+    while True:
+        listed = api.admin_ok(
+            "GET", "/api/admin/tickets", params={"per_page": "100", "page": str(page)}
+        )
+        tickets.update({item["id"]: item for item in listed["items"]})
+        if len(tickets) >= listed["total"] or not listed["items"]:
+            return tickets
+        page += 1
+
+
+@pytest.fixture
+def shared_broker_is_ours():
+    if PRIVATE_NODE is None and (others := other_runs()):
+        pytest.skip("other test runs use the shared broker: " + "; ".join(others))
+
+
+def test_a_broker_outage_loses_no_accepted_change_and_everyone_reconnects(
+    tmp_path, shared_broker_is_ours
+):
+    with api_stack(tmp_path, RPC_TIMEOUT="5") as (stack, api):
+        api.admin_ok("POST", "/api/admin/contacts", json={"id": "ann", "email": "ann@acme.example"})
+        api.admin_ok("POST", "/api/admin/companies", json={"id": "acme", "name": "Acme"})
+        api.admin_ok("POST", "/api/admin/companies/acme/members", json={"user_id": "ann"})
+        own_tickets = [
+            api.admin_ok(
+                "POST",
+                "/api/admin/tickets",
+                json={"type": "Bug", "title": f"Writer {n}", "creator_id": "ann"},
+            )["id"]
+            for n in range(WRITERS + 1)
+        ]
+        requests_sent: list[Request] = []
+        stop = threading.Event()
+
+        def writer(number: int) -> None:
+            for step in itertools.count():
+                if stop.is_set():
+                    return
+                key = f"w{number}-{step}"
+                if step % 2 == 0:
+                    request = Request(
+                        key,
+                        "POST",
+                        "/api/admin/tickets",
+                        {"type": "Bug", "title": key, "creator_id": "ann"},
+                    )
+                else:
+                    request = Request(
+                        key,
+                        "PATCH",
+                        f"/api/admin/tickets/{own_tickets[number]}",
+                        {"title": key, "state": STATES[step % len(STATES)]},
+                    )
+                requests_sent.append(request)
+                request.send(api)
+                time.sleep(0.25)
+
+        pool = ThreadPoolExecutor(WRITERS + 1)
+        writers = [pool.submit(writer, number) for number in range(WRITERS)]
+        time.sleep(2)
+
+        # A call that reaches tickets just before the broker stops: tickets is frozen, so
+        # the call waits in its socket; it is carried out once the broker is gone, and its
+        # reply cannot be sent.
+        lost_reply = Request(
+            "lost-reply",
+            "PATCH",
+            f"/api/admin/tickets/{own_tickets[-1]}",
+            {"state": "resolved", "title": "lost-reply"},
+        )
+        tickets = stack.processes["tickets"]
+        tickets.send_signal(signal.SIGSTOP)
+        lost_reply_answered = pool.submit(lost_reply.send, api)
+        time.sleep(1)
+        with broker_stopped(stack.env["AMQP_URI"], OUTAGE_SECONDS):
+            tickets.send_signal(signal.SIGCONT)
+            assert lost_reply_answered.result() >= 500
+
+        # Every process reconnects by itself: none exits, and all answer again.
+        eventually(lambda: api.call("GET", "/healthz").status_code == 200, timeout=60)
+        stack.check_alive()
+        time.sleep(3)
+        stop.set()
+        for finished in writers:
+            finished.result()
+        pool.shutdown()
+        stack.check_alive()
+
+        statuses = Counter(request.statuses[0] for request in requests_sent)
+        assert statuses[200] + statuses[201] > 0, statuses
+        assert any(status >= 500 for status in statuses), statuses
+        assert set(statuses) <= {200, 201, 503, 504}, statuses
+
+        # A failed request may be retried with its key: it answers the stored result if it
+        # had been carried out, and is carried out now if it had not.
+        for request in [lost_reply, *requests_sent]:
+            if request.statuses[-1] >= 500:
+                assert request.send(api) in (200, 201), (request.key, request.statuses)
+        assert lost_reply.answer["title"] == "lost-reply"
+        assert lost_reply.answer["state"] == "resolved"
+
+        stored = events_by_key(stack)
+        assert lost_reply.key in stored, "the frozen call was carried out during the outage"
+        for request in [lost_reply, *requests_sent]:
+            kinds = [event.type for event in stored.get(request.key, [])]
+            if request.method == "POST":
+                assert kinds == ["TicketCreated"], (request.key, kinds)
+                assert request.answer["title"] == request.key
+            else:
+                assert kinds.count("TicketEdited") == 1, (request.key, kinds)
+
+        # Every accepted change is shown: each ticket as its stream last left it.
+        created = {r.answer["id"] for r in requests_sent if r.method == "POST"}
+        expected = {
+            ticket_id: (titles[-1], states[-1])
+            for ticket_id, titles, states in final_titles_and_states(stack)
+        }
+        assert created | set(own_tickets) == set(expected)
+
+        def shown():
+            listed = admin_tickets(api)
+            return listed if len(listed) == len(expected) else None
+
+        eventually(shown, timeout=30)
+        eventually(
+            lambda: (
+                {t: (i["title"], i["state"]) for t, i in admin_tickets(api).items()} == expected
+            ),
+            timeout=30,
+        )
+
+
+def final_titles_and_states(stack):
+    """Per ticket in the store: its titles and states in stream order."""
+    store = store_of(stack)
+    try:
+        tickets: dict[int, tuple[list[str], list[str]]] = {}
+        for event in store.iter_all():
+            data = event.payload
+            if event.type == "TicketCreated":
+                tickets[data["ticket_id"]] = ([data["title"]], [data["state"]])
+            elif event.type == "TicketEdited" and "title" in data:
+                tickets[data["ticket_id"]][0].append(data["title"])
+            elif event.type == "TicketStateChanged":
+                tickets[data["ticket_id"]][1].append(data["state"])
+        return [(ticket_id, titles, states) for ticket_id, (titles, states) in tickets.items()]
+    finally:
+        store.close()
