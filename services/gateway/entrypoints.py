@@ -186,12 +186,19 @@ class GatewayWebServer(WebServer):
 
     def context_data_from_headers(self, request: Request) -> dict:
         """The worker context every RPC call of the request carries: its correlation id
-        and, for a teammate's write with an ``Idempotency-Key``, the key and a fingerprint
-        of the request, from which the write services derive their event ids."""
+        and, for a teammate's write, an idempotency key and a fingerprint of the request,
+        from which the write services derive their event ids.
+
+        The key is the caller's ``Idempotency-Key``, else one of the request's own: RabbitMQ
+        delivers a call again when the service died after its append but before its reply,
+        and the second delivery must answer what the first stored, not write it twice."""
         data = {CORRELATION_KEY: request.environ[CORRELATION_ENVIRON_KEY]}
         if request.method in IDEMPOTENT_METHODS and request.path.startswith("/api/admin/"):
             key = idempotency_key_of(request)
-            if key is not None:
+            if key is None:
+                # Nobody else can name this key, so no other request can reuse it.
+                data[IDEMPOTENCY_KEY] = f"request-{uuid.uuid4()}"
+            else:
                 data[IDEMPOTENCY_KEY] = key
                 data[FINGERPRINT_KEY] = request_fingerprint(request, read_body(request))
         return data
