@@ -1,0 +1,66 @@
+"""A caller that times out and retries with the same Idempotency-Key creates one change.
+
+The call reaches the tickets process, which stalls (SIGSTOP: a long pause, an overloaded
+host) until the gateway has given up with a 504; it resumes and carries the call out.
+The caller's retry with the same key answers that ticket instead of opening a second."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from kernel.eventstore import EVENTS_FILE
+from kernel.eventstore.sqlite import SqliteEventStore
+from tests.support.api import api_stack, error_of, eventually
+
+pytestmark = pytest.mark.faults
+
+RPC_TIMEOUT = 2
+
+
+def tickets_created(stack, title: str) -> list[int]:
+    store = SqliteEventStore(Path(stack.env["PORTAL_DATA_DIR"]) / EVENTS_FILE)
+    try:
+        return [
+            event.payload["ticket_id"]
+            for event in store.iter_all()
+            if event.type == "TicketCreated" and event.payload["title"] == title
+        ]
+    finally:
+        store.close()
+
+
+def test_a_timed_out_create_retried_with_its_key_creates_one_ticket(tmp_path):
+    with api_stack(tmp_path, RPC_TIMEOUT=str(RPC_TIMEOUT)) as (stack, api):
+        api.admin_ok("POST", "/api/admin/contacts", json={"id": "ann", "email": "ann@acme.example"})
+        body = {"type": "Bug", "title": "Slow but sure", "creator_id": "ann"}
+        key = {"Idempotency-Key": "create-slow-but-sure"}
+
+        tickets = stack.processes["tickets"]
+        tickets.send_signal(signal.SIGSTOP)
+        try:
+            timed_out = api.admin("POST", "/api/admin/tickets", json=body, headers=key)
+        finally:
+            tickets.send_signal(signal.SIGCONT)
+        assert timed_out.status_code == 504
+        assert error_of(timed_out)["code"] == "upstream_timeout"
+
+        # The stalled process still had the call, and carries it out once it resumes.
+        created = eventually(lambda: tickets_created(stack, body["title"]))
+        retried = api.admin("POST", "/api/admin/tickets", json=body, headers=key)
+        assert retried.status_code == 201
+        assert retried.json()["id"] == created[0]
+        again = api.admin("POST", "/api/admin/tickets", json=body, headers=key)
+        assert again.json() == retried.json()
+
+        reused = api.admin(
+            "POST", "/api/admin/tickets", json={**body, "title": "Something else"}, headers=key
+        )
+        assert reused.status_code == 409
+        assert "Idempotency-Key" in error_of(reused)["fields"]
+        time.sleep(RPC_TIMEOUT)  # nothing else may still be on its way
+        assert tickets_created(stack, body["title"]) == created
+        assert tickets_created(stack, "Something else") == []
