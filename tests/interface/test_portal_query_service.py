@@ -3,6 +3,9 @@ store are published by the real relay process and show up in RPC answers."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -11,7 +14,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from kernel.errors import NoPortalAccess, NotFound, ValidationFailed
 from kernel.eventstore import open_event_store
 from portalctl.projections import rebuild
-from portalctl.stack import Stack
+from portalctl.stack import REPOSITORY, Stack
 from services.portal_query.dependencies import Projection
 from services.portal_query.domain import HANDLERS
 from services.portal_query.service import PortalQueryService
@@ -185,6 +188,19 @@ def _fail():
     return raise_it
 
 
+def portalctl(config, *arguments: str) -> str:
+    """An operator's ``portalctl`` command, in a process of its own, on the test's store."""
+    return subprocess.run(
+        [sys.executable, "-m", "portalctl", *arguments],
+        cwd=REPOSITORY,
+        env={**os.environ, "PORTAL_DATA_DIR": config["PORTAL_DATA_DIR"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.faults
 def test_a_failing_handler_parks_the_event_and_the_rest_keeps_flowing(
     container_factory, config, store, relay, rpc
 ):
@@ -199,3 +215,20 @@ def test_a_failing_handler_parks_the_event_and_the_rest_keeps_flowing(
     assert eventually(lambda: rpc.portal_get_ticket("ann", 1)["state"] == "resolved")
     assert rpc.portal_get_ticket("ann", 2)["state"] == "submitted"
     assert rpc.status()["lag_events"] == 0
+
+    # An operator sees it, with the bounded number of attempts and the error.
+    assert "parked: 1" in portalctl(config, "status")
+    [parked] = portalctl(config, "parked").splitlines()
+    assert "ticket-2  TicketStateChanged  attempts=3  RuntimeError: broken handler" in parked
+
+    # Once the cause is fixed (the operator's portalctl runs the platform's own handlers),
+    # a retry re-applies it; the running service reloads what the retry committed.
+    assert portalctl(config, "parked", "--retry").strip() == "re-applied 1; still parked: 0"
+    follow_up = acme_world()
+    follow_up.state(2, "resolved")
+    follow_up.state(1, "resolved")
+    follow_up.state(3, "in_progress")
+    History.append_to(_only_new(follow_up, history), store)
+    assert eventually(lambda: rpc.portal_get_ticket("ann", 2)["state"] == "resolved")
+    assert rpc.status()["parked"] == 0
+    assert portalctl(config, "parked").strip() == "no parked events"

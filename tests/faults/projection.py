@@ -1,0 +1,145 @@
+"""What the projection fault tests share: a busy history, the two processes of the read
+path, and the comparison of the served projection with a clean rebuild."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from kernel.eventstore import EVENTS_FILE
+from kernel.eventstore.sqlite import SqliteEventStore
+from portalctl.projections import rebuild
+from portalctl.stack import Stack
+from services.portal_query.storage import PROJECTIONS_FILE, SqliteProjectionStorage
+from tests.support.api import eventually
+from tests.support.portal_events import History
+
+STATES = ("submitted", "in_progress", "waiting_on_customer", "resolved")
+
+
+def busy_history(tickets: int, seed: int = 7, companies: int = 6) -> History:
+    """Companies, their people and ``tickets`` tickets with conversations, replies, internal
+    notes, joins, state changes, edits and company moves: every kind of event portal_query
+    projects, interleaved across streams."""
+    rng = random.Random(seed)
+    h = History()
+    company_ids = [f"co{n}" for n in range(companies)]
+    people = {company: [f"{company}-u{n}" for n in range(4)] for company in company_ids}
+    h.settings(preview_enabled=True)
+    for company in company_ids:
+        h.company(company)
+        for person in people[company]:
+            h.contact(person, role=rng.choice(["admin", "member"]))
+            h.member(company, person)
+    for number in range(1, tickets + 1):
+        company = rng.choice(company_ids)
+        creator = rng.choice(people[company])
+        conversation = f"conv{number}"
+        h.conversation(conversation, creator, f"Opening message {number} about invoices")
+        h.ticket(
+            number,
+            company,
+            creator_id=creator,
+            title=f"Ticket {number} {rng.choice(['printer', 'export', 'login', 'billing'])}",
+            description=f"Description of ticket {number}",
+            conversation_id=conversation,
+            attributes=[
+                {"name": "Plan", "value": "Pro", "visible_to_customer": True},
+                {"name": "Margin", "value": "secret", "visible_to_customer": False},
+            ],
+        )
+        h.part(conversation, f"Teammate reply {number}", "sam", "teammate", "Sam")
+        h.note(conversation, f"Internal note {number}")
+        h.join(conversation, rng.choice(people[company]), number)
+        previous = "submitted"
+        for _ in range(rng.randint(1, 3)):
+            state = rng.choice([s for s in STATES if s != previous])
+            h.state(number, state, previous)
+            previous = state
+        if rng.random() < 0.3:
+            h.edit(number, title=f"Ticket {number} retitled")
+        if rng.random() < 0.2:
+            moved = rng.choice(company_ids)
+            h.assign(number, moved, company)
+    return h
+
+
+def read_path(root: Path, amqp_uri: str, *names: str, **env: str) -> Stack:
+    """The relay and portal_query (or some of them) on their own store and vhost."""
+    return Stack(
+        env={"AMQP_URI": amqp_uri, "PORTAL_DATA_DIR": str(root / "data"), **env},
+        log_dir=root / "logs",
+        names=list(names),
+    )
+
+
+def open_store(root: Path) -> SqliteEventStore:
+    return SqliteEventStore(root / "data" / EVENTS_FILE)
+
+
+def open_projections(root: Path) -> SqliteProjectionStorage:
+    return SqliteProjectionStorage(root / "data" / PROJECTIONS_FILE)
+
+
+def checkpoint(root: Path) -> int:
+    storage = open_projections(root)
+    try:
+        current = storage.current()
+        return current.checkpoint if current else 0
+    finally:
+        storage.close()
+
+
+def wait_until_answering(amqp_uri: str) -> None:
+    """portal_query consumes its queues (a bus message now reaches it)."""
+
+    def healthy():
+        try:
+            with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=5) as rpc:
+                return rpc.portal_query.health()["status"] == "ok"
+        except Exception:  # not up yet: no queue, no answer
+            return False
+
+    eventually(healthy, timeout=60)
+
+
+def wait_until_caught_up(root: Path, timeout: float = 60) -> int:
+    store = open_store(root)
+    try:
+        head = store.head_position()
+    finally:
+        store.close()
+    eventually(lambda: checkpoint(root) == head, timeout=timeout)
+    return head
+
+
+def documents(storage: SqliteProjectionStorage, generation: int) -> dict[tuple, Any]:
+    return {
+        (kind, key): body for batch in storage.documents(generation) for kind, key, body in batch
+    }
+
+
+def served_and_rebuilt(root: Path) -> tuple[dict, dict]:
+    """The documents of the generation portal_query serves, and those of a clean rebuild
+    of the whole store into a fresh generation (``portalctl rebuild``), with the parked
+    events of each."""
+    store, storage = open_store(root), open_projections(root)
+    try:
+        served = storage.current()
+        served_documents = documents(storage, served.generation)
+        served_parked = storage.parked(served.generation)
+        summary = rebuild(store, storage)
+        assert summary.events == store.head_position()
+        return (
+            {"documents": served_documents, "parked": served_parked},
+            {
+                "documents": documents(storage, summary.generation),
+                "parked": storage.parked(summary.generation),
+            },
+        )
+    finally:
+        store.close()
+        storage.close()
