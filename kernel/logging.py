@@ -59,6 +59,8 @@ def configure_logging(service: str, level: str = "INFO", stream: TextIO | None =
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # Python's warnings would otherwise print raw text lines between the JSON ones.
+    logging.captureWarnings(True)
     # Werkzeug's per-request access lines duplicate the gateway's own structured request log.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
