@@ -39,12 +39,24 @@ export function mountDetails(root, app, ticketId) {
   }
 
   function showProblem(error) {
+    const missing = error.status === 404;
+    const heading = el("h1", { tabindex: "-1" }, missing ? "Ticket not found" : "Ticket not available");
     slot("content").hidden = true;
-    slot("status").textContent =
-      error.status === 404
-        ? "This ticket does not exist, or it is not shared with you."
-        : "We couldn’t load this ticket. Check your connection and try again.";
-    slot("status").classList.add("is-problem");
+    slot("status").replaceWith(
+      el(
+        "div",
+        { className: "problem" },
+        heading,
+        el(
+          "p",
+          { role: "status" },
+          missing
+            ? "This ticket does not exist, or it is not shared with you."
+            : "We couldn’t load this ticket. Check your connection and try again.",
+        ),
+      ),
+    );
+    heading.focus({ preventScroll: true });
   }
 
   function render(ticket) {

@@ -59,7 +59,7 @@ export function showNoAccess(root, missing) {
           { className: unmet.has(key) ? "requirement is-missing" : "requirement is-met", dataset: { requirement: key } },
           el("span", { className: "requirement-mark", "aria-hidden": "true" }, unmet.has(key) ? "✗" : "✓"),
           text,
-          el("span", { className: "requirement-state" }, unmet.has(key) ? " — missing" : " — done"),
+          el("span", { className: "requirement-state" }, unmet.has(key) ? " — missing" : " — in place"),
         ),
       ),
     ),

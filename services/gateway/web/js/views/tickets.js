@@ -319,7 +319,7 @@ export function mountTickets(root, app) {
         break;
       case "created_at":
       case "updated_at":
-        td.append(timeElement(item[column.key]));
+        td.append(timeElement(item[column.key], { dateOnly: true }));
         break;
       case "preview":
         td.append(preview(item.preview));
