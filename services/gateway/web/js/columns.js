@@ -35,6 +35,7 @@ export function attributeValue(item, name) {
 /** Attribute names seen on the items, in first-seen order. */
 export function attributeNames(items) {
   const names = new Set();
-  for (const item of items) for (const attribute of item.attributes ?? []) names.add(attribute.name);
+  for (const item of items)
+    for (const attribute of item.attributes ?? []) names.add(attribute.name);
   return [...names];
 }

@@ -125,7 +125,9 @@ async function signOut() {
 /** Show the view for the current URL; a change within the same view only updates it. */
 function route() {
   const path = window.location.pathname;
-  const match = ROUTES.map((candidate) => [candidate, candidate.pattern.exec(path)]).find(([, m]) => m);
+  const match = ROUTES.map((candidate) => [candidate, candidate.pattern.exec(path)]).find(
+    ([, m]) => m,
+  );
   markNavigation(match?.[0]);
   const key = match ? `${match[0].name}:${match[1].slice(1).join("/")}:${app.access}` : "";
   const sameList = key && key === current.key && match[0].name === "tickets";

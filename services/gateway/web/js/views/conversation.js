@@ -33,7 +33,11 @@ export function messengerConversationUrl(conversationId, ticketId) {
  * calls `onJoined(answer)`; failures are announced in `status` (an aria-live element).
  */
 export function joinButton(ticketId, status, onJoined, onSignedOut) {
-  const button = el("button", { type: "button", className: "button-primary", id: "join-conversation" }, "Join conversation");
+  const button = el(
+    "button",
+    { type: "button", className: "button-primary", id: "join-conversation" },
+    "Join conversation",
+  );
   button.addEventListener("click", async () => {
     button.disabled = true;
     status.classList.remove("is-problem");
@@ -44,7 +48,8 @@ export function joinButton(ticketId, status, onJoined, onSignedOut) {
         method: "POST",
         body: {},
       });
-      status.textContent = "You joined the conversation. This ticket is now in your Messenger tickets space.";
+      status.textContent =
+        "You joined the conversation. This ticket is now in your Messenger tickets space.";
       onJoined(answer);
     } catch (error) {
       button.disabled = false;

@@ -40,7 +40,11 @@ export function mountDetails(root, app, ticketId) {
 
   function showProblem(error) {
     const missing = error.status === 404;
-    const heading = el("h1", { tabindex: "-1" }, missing ? "Ticket not found" : "Ticket not available");
+    const heading = el(
+      "h1",
+      { tabindex: "-1" },
+      missing ? "Ticket not found" : "Ticket not available",
+    );
     slot("content").hidden = true;
     slot("status").replaceWith(
       el(
@@ -117,7 +121,12 @@ function facts(ticket) {
     ["Created by", ticket.creator?.name ?? "—"],
     ["Created on", timeElement(ticket.created_at)],
     ["Last updated", timeElement(ticket.updated_at)],
-    ...(ticket.attributes ?? []).map((attribute) => [attribute.name, String(attribute.value ?? "")]),
+    ...(ticket.attributes ?? []).map((attribute) => [
+      attribute.name,
+      String(attribute.value ?? ""),
+    ]),
   ];
-  return rows.map(([term, value]) => append(el("div", { className: "fact" }), el("dt", {}, term), el("dd", {}, value)));
+  return rows.map(([term, value]) =>
+    append(el("div", { className: "fact" }), el("dt", {}, term), el("dd", {}, value)),
+  );
 }

@@ -36,12 +36,15 @@ export function mountTicketsSpace(root, app) {
       slot("status").textContent = space.items.length
         ? ""
         : "No tickets yet. Tickets you create or join appear here.";
-      keepingFocus(() => replaceChildren(slot("content"), ticketList(space.items, Boolean(app.me))));
+      keepingFocus(() =>
+        replaceChildren(slot("content"), ticketList(space.items, Boolean(app.me))),
+      );
       if (first) slot("heading").focus({ preventScroll: true });
     } catch (error) {
       if (error.name === "AbortError") return;
       if (error.status === 401) app.signedOut();
-      else if (first) slot("status").textContent = "We couldn’t load your tickets. Try again in a moment.";
+      else if (first)
+        slot("status").textContent = "We couldn’t load your tickets. Try again in a moment.";
     } finally {
       if (inflight === controller) inflight = null;
     }
@@ -95,7 +98,11 @@ function ticketList(items, withPortal) {
 export function mountConversation(root, app, conversationId) {
   const slot = messengerShell(root, app, "Conversation");
   const ticketId = new URLSearchParams(window.location.search).get("ticket");
-  const actionStatus = el("p", { className: "action-status", role: "status", "aria-live": "polite" });
+  const actionStatus = el("p", {
+    className: "action-status",
+    role: "status",
+    "aria-live": "polite",
+  });
   slot("content").after(actionStatus);
   let shownSignature = "";
   let inflight = null;

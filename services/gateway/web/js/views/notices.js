@@ -56,14 +56,29 @@ export function showNoAccess(root, missing) {
       REQUIREMENTS.map(([key, text]) =>
         el(
           "li",
-          { className: unmet.has(key) ? "requirement is-missing" : "requirement is-met", dataset: { requirement: key } },
-          el("span", { className: "requirement-mark", "aria-hidden": "true" }, unmet.has(key) ? "✗" : "✓"),
+          {
+            className: unmet.has(key) ? "requirement is-missing" : "requirement is-met",
+            dataset: { requirement: key },
+          },
+          el(
+            "span",
+            { className: "requirement-mark", "aria-hidden": "true" },
+            unmet.has(key) ? "✗" : "✓",
+          ),
           text,
-          el("span", { className: "requirement-state" }, unmet.has(key) ? " — missing" : " — in place"),
+          el(
+            "span",
+            { className: "requirement-state" },
+            unmet.has(key) ? " — missing" : " — in place",
+          ),
         ),
       ),
     ),
-    el("p", {}, "Ask your support team to add what is missing. Your own tickets stay available in the Messenger."),
+    el(
+      "p",
+      {},
+      "Ask your support team to add what is missing. Your own tickets stay available in the Messenger.",
+    ),
     el("p", {}, el("a", { href: "/messenger" }, "Open your Messenger tickets")),
   );
 }

@@ -53,7 +53,6 @@ export function mountTickets(root, app) {
   const search = view.querySelector("#ticket-search");
   const filters = slot("filters");
   const hasSeveralCompanies = app.me.companies.length > 1;
-  const previewEnabled = app.me.settings?.preview_enabled !== false;
 
   let state = parseListState(window.location.search);
   let answer = null;
@@ -84,7 +83,10 @@ export function mountTickets(root, app) {
 
   search.addEventListener("input", () => {
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(() => commit({ ...state, q: search.value, page: 1 }, true), SEARCH_DEBOUNCE_MS);
+    searchTimer = setTimeout(
+      () => commit({ ...state, q: search.value, page: 1 }, true),
+      SEARCH_DEBOUNCE_MS,
+    );
   });
   slot("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -110,7 +112,7 @@ export function mountTickets(root, app) {
   slot("per-page").addEventListener("change", (event) =>
     commit({ ...state, per_page: Number(event.target.value), page: 1 }),
   );
-  slot("column-options").addEventListener("change", (event) => {
+  slot("column-options").addEventListener("change", () => {
     const chosen = [...slot("column-options").querySelectorAll("input:checked")];
     chooseAttributeColumns(chosen.map((box) => box.value));
     if (answer) render(answer, { force: true });
@@ -205,7 +207,11 @@ export function mountTickets(root, app) {
     replaceChildren(
       slot("error"),
       el("p", {}, message),
-      el("button", { type: "button", className: "button-secondary", onclick: () => load() }, "Try again"),
+      el(
+        "button",
+        { type: "button", className: "button-secondary", onclick: () => load() },
+        "Try again",
+      ),
     );
     slot("error").hidden = false;
     slot("count").textContent = "";
@@ -223,7 +229,10 @@ export function mountTickets(root, app) {
     const columns = visibleColumns(result.items);
     keepingFocus(() => {
       renderHead(columns);
-      replaceChildren(slot("body"), result.items.map((item) => row(item, columns)));
+      replaceChildren(
+        slot("body"),
+        result.items.map((item) => row(item, columns)),
+      );
       renderFacets(result.facets ?? {});
       renderColumnChooser(result.items);
       renderPagination(result.total);
@@ -242,7 +251,9 @@ export function mountTickets(root, app) {
 
   function visibleColumns(items) {
     const columns = [...FIXED_COLUMNS];
-    if (searching() && previewEnabled) {
+    // The server sends previews only while searching and only when the teammates' setting
+    // is on, so a change of the setting shows on the next refresh.
+    if (items.some((item) => item.preview)) {
       columns.splice(2, 0, { key: "preview", label: "Preview" });
     }
     if (hasSeveralCompanies) columns.push({ key: "company", label: "Company" });
@@ -256,7 +267,11 @@ export function mountTickets(root, app) {
   function renderHead(columns) {
     const sort = sortOf(state);
     const cells = columns.map((column) => {
-      const th = el("th", { scope: "col", role: "columnheader", className: `col-${columnClass(column)}` });
+      const th = el("th", {
+        scope: "col",
+        role: "columnheader",
+        className: `col-${columnClass(column)}`,
+      });
       if (!column.sortable) {
         th.textContent = column.label;
         return th;
@@ -304,7 +319,10 @@ export function mountTickets(root, app) {
         { scope: "row", role: "rowheader", className, dataset: { label: column.label } },
         el(
           "a",
-          { href: `/tickets/${encodeURIComponent(item.id)}`, dataset: { focusKey: `ticket-${item.id}` } },
+          {
+            href: `/tickets/${encodeURIComponent(item.id)}`,
+            dataset: { focusKey: `ticket-${item.id}` },
+          },
           item.title,
         ),
       );
@@ -328,7 +346,9 @@ export function mountTickets(root, app) {
         td.textContent = item.company?.name ?? "";
         break;
       default:
-        td.textContent = column.attribute ? attributeValue(item, column.attribute) : String(item[column.key] ?? "");
+        td.textContent = column.attribute
+          ? attributeValue(item, column.attribute)
+          : String(item[column.key] ?? "");
     }
     return td;
   }
@@ -368,7 +388,9 @@ export function mountTickets(root, app) {
     );
     replaceChildren(
       slot("column-options"),
-      options.length ? options : el("p", { className: "hint" }, "These tickets have no custom attributes."),
+      options.length
+        ? options
+        : el("p", { className: "hint" }, "These tickets have no custom attributes."),
     );
   }
 
@@ -438,12 +460,18 @@ export function mountTickets(root, app) {
         return [item[column.key] ?? ""];
       case "preview":
         return item.preview
-          ? [locationLabel(item.preview.location), highlightedText(item.preview.html), item.preview.author_name ?? ""]
+          ? [
+              locationLabel(item.preview.location),
+              highlightedText(item.preview.html),
+              item.preview.author_name ?? "",
+            ]
           : ["", "", ""];
       case "company":
         return [item.company?.name ?? ""];
       default:
-        return [column.attribute ? attributeValue(item, column.attribute) : (item[column.key] ?? "")];
+        return [
+          column.attribute ? attributeValue(item, column.attribute) : (item[column.key] ?? ""),
+        ];
     }
   }
 
@@ -478,7 +506,11 @@ function stateBadge(state) {
 
 function preview(data) {
   if (!data) return "";
-  const when = el("time", { datetime: data.timestamp, title: formatDateTime(data.timestamp) }, data.relative_time);
+  const when = el(
+    "time",
+    { datetime: data.timestamp, title: formatDateTime(data.timestamp) },
+    data.relative_time,
+  );
   return el(
     "div",
     { className: "preview" },
@@ -486,7 +518,11 @@ function preview(data) {
     el(
       "p",
       { className: "preview-meta" },
-      el("span", { className: "match-location" }, `In ${locationLabel(data.location).toLowerCase()}`),
+      el(
+        "span",
+        { className: "match-location" },
+        `In ${locationLabel(data.location).toLowerCase()}`,
+      ),
       data.author_name ? ` · ${data.author_name}` : "",
       " · ",
       when,
@@ -498,7 +534,10 @@ function fillSelect(select, options, keepFirst = true) {
   const first = keepFirst ? select.options[0] : null;
   select.replaceChildren(...(first ? [first] : []));
   for (const option of options) {
-    const label = option.count === null || option.count === undefined ? option.label : `${option.label} (${option.count})`;
+    const label =
+      option.count === null || option.count === undefined
+        ? option.label
+        : `${option.label} (${option.count})`;
     select.append(el("option", { value: option.value }, label));
   }
 }
