@@ -12,6 +12,7 @@ is going on (or against a private node, see ``tests/faults/broker.py``).
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import threading
 import time
@@ -210,6 +211,25 @@ def test_a_broker_outage_loses_no_accepted_change_and_everyone_reconnects(
             ),
             timeout=30,
         )
+
+        # The relay published everything, and portal_query's bus consumer got it again.
+        store = store_of(stack)
+        try:
+            head = store.head_position()
+            eventually(lambda: store.get_checkpoint("event_relay") == head, timeout=30)
+        finally:
+            store.close()
+        eventually(lambda: head in positions_received(stack), timeout=30)
+
+
+def positions_received(stack) -> set[int]:
+    """The positions portal_query logged as received from the bus."""
+    received = set()
+    for line in (stack.log_dir / "portal_query.log").read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("event") == "event received":
+            received.add(entry["position"])
+    return received
 
 
 def final_titles_and_states(stack):
