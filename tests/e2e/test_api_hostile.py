@@ -28,7 +28,7 @@ from services.portal_query.storage import PROJECTIONS_FILE
 from tests.support.api import api_stack, error_of, eventually, user_hash
 from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, SESSION_SECRET
 
-SESSION_TTL = 8
+SESSION_TTL = 15
 CANARY = f"Canary{uuid.uuid4().hex}"
 CANARY_ATTRIBUTE = f"Secret {uuid.uuid4().hex[:12]}"
 MARKUP = {
