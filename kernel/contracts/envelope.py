@@ -144,7 +144,6 @@ def check_payload(stream_id: str, event_type: str, schema_version: int, payload:
 
 
 def check_new_event(stream_id: str, event: NewEvent) -> None:
-    validate({"stream_id": ENVELOPE_SCHEMA["stream_id"]}, {"stream_id": stream_id}, "stream id")
     document = {
         "event_id": event.event_id,
         "stream_id": stream_id,

@@ -56,16 +56,25 @@ def flatten_errors(errors: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-_VALIDATORS: dict[int, PlatformValidator] = {}
+# One validator per schema (building one checks the schema itself, which is slow). Schemas
+# are module constants, so this stays small; the schema is kept beside its validator so an
+# id can never be reused by another dict while cached.
+_VALIDATORS: dict[int, tuple[dict, PlatformValidator]] = {}
+
+
+def validator_for(schema: dict) -> PlatformValidator:
+    cached = _VALIDATORS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = _VALIDATORS[id(schema)] = (schema, PlatformValidator(schema))
+    return cached[1]
 
 
 def validate(schema: dict, document: Any, what: str) -> dict:
-    """Validate ``document`` against ``schema``; ``what`` names it in the error message."""
+    """Validate ``document`` against ``schema`` (a module-level constant); ``what`` names it
+    in the error message."""
     if not isinstance(document, dict):
         raise ValidationFailed(f"{what} must be a JSON object", {"": "must be an object"})
-    validator = _VALIDATORS.get(id(schema))
-    if validator is None:
-        validator = _VALIDATORS[id(schema)] = PlatformValidator(schema)
+    validator = validator_for(schema)
     if not validator.validate(document, normalize=False):
         fields = flatten_errors(validator.errors)
         first = next(iter(fields.items()))
