@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import socket
 import time
 import uuid
 
@@ -164,7 +165,11 @@ class GatewayWebServer(WebServer):
         return GatewayWsgiApp(self)
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
-        """Eventlet's server without its access log: the app logs each request itself."""
+        """Eventlet's server without its access log (the app logs each request itself), and
+        without Nagle's algorithm: an answer over one segment would otherwise wait for the
+        client's delayed ACK (~40 ms per large answer, measured). Accepted connections
+        inherit the option from the listening socket."""
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return wsgi.Server(
             sock,
             sock.getsockname(),
