@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format test-faults bench bench-smoke seed rebuild status parked broker clean
+.PHONY: run test lint format test-faults bench bench-smoke seed rebuild status parked broker browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -20,10 +20,13 @@ venv: $(STAMP)
 broker:
 	@scripts/ensure-rabbitmq
 
+browser:
+	@scripts/ensure-chromium
+
 run: $(STAMP) broker
 	$(BIN)/portalctl run
 
-test: $(STAMP) broker lint
+test: $(STAMP) broker browser lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
