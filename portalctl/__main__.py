@@ -1,6 +1,7 @@
 """``portalctl``: operate the portal platform.
 
 portalctl run       start every service and the gateway (``make run``)
+portalctl seed      seed the demo data into a running stack and print sign-in links
 portalctl rebuild   replay the event store into a fresh projection generation, switch to it
 portalctl status    projection generation, checkpoint and lag; the relay's checkpoint
 portalctl parked    projection events parked after failing (``--retry`` re-applies them)
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -44,6 +47,8 @@ def run(_args: argparse.Namespace) -> None:
     config = {**load_config(), **env}
     store_was_empty = open_event_store(config).head_position() == 0
     stack = Stack(env=env, log_dir=REPOSITORY / "var" / "logs")
+    # SIGTERM stops the services like Ctrl-C does, instead of orphaning them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     stack.start()
     try:
         stack.wait_ready()
@@ -68,6 +73,20 @@ def run(_args: argparse.Namespace) -> None:
         stack.stop()
 
 
+def seed(_args: argparse.Namespace) -> None:
+    """Seed the demo into the stack ``make run`` started (once), and print its sign-in links."""
+    config = {**load_config(), **local_secrets()}
+    base_url = f"http://{config['WEB_SERVER_ADDRESS']}"
+    demo = Demo(base_url, config["PORTAL_ADMIN_TOKEN"], config["PORTAL_IDENTITY_SECRET"])
+    if demo.seeded():
+        print("the demo data is already there")
+    else:
+        demo.seed()
+        print("demo data seeded")
+    for who, link in demo.links():
+        print(f"  {who}:\n    {link}")
+
+
 def health(args: argparse.Namespace) -> None:
     """Exit 0 when ``args.service`` is healthy: an RPC service answers ``health`` in time, the
     gateway answers ``/healthz``, the relay is connected to the store and keeping up."""
@@ -82,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="portalctl", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole platform locally").set_defaults(handler=run)
+    commands.add_parser("seed", help="seed demo data into a running stack").set_defaults(
+        handler=seed
+    )
     checking = commands.add_parser("health", help="check one service (exit status)")
     checking.add_argument("service", choices=sorted(PROCESSES))
     checking.set_defaults(handler=health)

@@ -103,6 +103,16 @@ class Demo:
         answer.raise_for_status()
         return answer.json()
 
+    def seeded(self) -> bool:
+        answer = requests.get(
+            f"{self.base_url}/api/admin/companies/{COMPANIES[0][0]}",
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=15,
+        )
+        if answer.status_code not in (200, 404):
+            answer.raise_for_status()
+        return answer.status_code == 200
+
     def seed(self) -> None:
         for company_id, name in COMPANIES:
             self._post("/api/admin/companies", {"id": company_id, "name": name})
