@@ -55,7 +55,9 @@ def test_the_gateway_is_published_and_starts_after_the_services_it_calls():
     gateway = SERVICES["gateway"]
     assert gateway["ports"] == ["8000:8000"]
     assert gateway["environment"]["WEB_SERVER_ADDRESS"] == "0.0.0.0:8000"
-    rpc_services = {name for name, argv in PROCESSES.items() if "kernel.runner" in argv} - {"gateway"}
+    rpc_services = {name for name, argv in PROCESSES.items() if "kernel.runner" in argv} - {
+        "gateway"
+    }
     for name in rpc_services:
         assert gateway["depends_on"][name]["condition"] == "service_healthy"
 
