@@ -4,6 +4,8 @@ Pure functions of ``(model, index, arguments, now)``. Access rules live here, on
 a portal user needs an email, a company and a ticket of one of their companies; they see
 the tickets of their companies, or only those they created when the visibility conditions
 restrict them; a ticket they may not see is :class:`NotFound`, exactly like a missing one.
+A conversation opens for its participants and for whoever may see its linked ticket; any
+other is :class:`NotFound` too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import numpy as np
 from kernel.contracts.commands import MAX_PER_PAGE
 from kernel.errors import NoPortalAccess, NotFound
 from kernel.visibility import restricts
-from services.portal_query.domain import Contact, Part, ReadModel, Ticket, part_words
+from services.portal_query.domain import (
+    Contact,
+    Conversation,
+    Part,
+    ReadModel,
+    Ticket,
+    part_words,
+)
 from services.portal_query.search_index import (
     RANK_LOCATION,
     Filters,
@@ -125,21 +134,50 @@ def user_scopes(view: View, contact: Contact, company_id: str | None = None) -> 
     return scopes
 
 
-def visible_ticket(view: View, user_id: str, ticket_id: int) -> Ticket:
-    """The ticket if the user may see it in the portal, else :class:`NotFound`."""
-    model = view.model
-    ticket = model.tickets.get(ticket_id)
+def may_see(model: ReadModel, user_id: str, ticket: Ticket) -> bool:
+    """Whether the portal shows ``ticket`` to the user."""
     contact = model.contacts.get(user_id)
-    if (
-        ticket is None
-        or contact is None
+    return not (
+        contact is None
         or not contact.email
         or ticket.company_id is None
         or ticket.company_id not in portal_companies(model, user_id)
         or (is_restricted(model, contact) and ticket.creator_id != user_id)
-    ):
+    )
+
+
+def visible_ticket(view: View, user_id: str, ticket_id: int) -> Ticket:
+    """The ticket if the user may see it in the portal, else :class:`NotFound`."""
+    ticket = view.model.tickets.get(ticket_id)
+    if ticket is None or not may_see(view.model, user_id, ticket):
         raise NotFound(f"ticket {ticket_id} does not exist")
     return ticket
+
+
+def linked_ticket(model: ReadModel, conversation_id: str) -> Ticket | None:
+    ticket_id = model.ticket_of_conversation.get(conversation_id)
+    return None if ticket_id is None else model.tickets.get(ticket_id)
+
+
+def may_open(model: ReadModel, user_id: str, conversation: Conversation) -> bool:
+    """A conversation opens in the Messenger for its participants and for whoever may see
+    its linked ticket in the portal."""
+    if user_id in conversation.participant_ids:
+        return True
+    ticket = linked_ticket(model, conversation.id)
+    return ticket is not None and may_see(model, user_id, ticket)
+
+
+def visible_conversation(view: View, user_id: str, conversation_id: str) -> Conversation:
+    """The conversation if the user may open it, else :class:`NotFound` worded exactly
+    like the Messenger's own answer for a conversation that does not exist."""
+    conversation = view.model.conversations.get(conversation_id)
+    if conversation is None or not may_open(view.model, user_id, conversation):
+        raise NotFound(
+            f"conversation {conversation_id} does not exist",
+            {"conversation_id": "no such conversation"},
+        )
+    return conversation
 
 
 # answers -----------------------------------------------------------------------------------
@@ -163,6 +201,12 @@ def portal_list_tickets(view: View, user_id: str, query: TicketQuery, now: float
     return table(view, user_scopes(view, contact, query.company_id), query, now, preview)
 
 
+def portal_facets(view: View, user_id: str) -> dict[str, Any]:
+    """The table's filter choices over every ticket the user may see."""
+    contact = require_access(view, user_id)
+    return facets(view.model, user_scopes(view, contact))
+
+
 def portal_get_ticket(view: View, user_id: str, ticket_id: int) -> dict[str, Any]:
     require_access(view, user_id)
     ticket = visible_ticket(view, user_id, ticket_id)
@@ -173,21 +217,39 @@ def portal_get_ticket(view: View, user_id: str, ticket_id: int) -> dict[str, Any
     details["conversation_id"] = conversation.id if conversation else None
     details["messenger_url"] = MESSENGER_URL.format(conversation.id) if conversation else None
     details["participant"] = bool(conversation and user_id in conversation.participant_ids)
-    details["conversation"] = (
-        [
-            {
-                "id": part.id,
-                "author_type": part.author_type,
-                "author_name": part_author(model, part),
-                "body": part.body,
-                "created_at": iso(part.created_at),
-            }
-            for part in conversation.parts.values()
-        ]
-        if conversation
-        else []
-    )
+    details["conversation"] = customer_parts(model, conversation) if conversation else []
     return details
+
+
+def portal_conversation(view: View, user_id: str, conversation_id: str) -> dict[str, Any]:
+    """A conversation as the customer sees it in the Messenger, with its linked ticket when
+    the portal shows that ticket to the user."""
+    model = view.model
+    conversation = visible_conversation(view, user_id, conversation_id)
+    ticket = linked_ticket(model, conversation.id)
+    shown = ticket is not None and may_see(model, user_id, ticket)
+    return {
+        "id": conversation.id,
+        "participant": user_id in conversation.participant_ids,
+        "ticket": (
+            {"id": ticket.id, "title": ticket.title, "state": ticket.state} if shown else None
+        ),
+        "parts": customer_parts(model, conversation),
+    }
+
+
+def customer_parts(model: ReadModel, conversation: Conversation) -> list[dict[str, Any]]:
+    """The conversation's parts, oldest first (the read model holds no internal note)."""
+    return [
+        {
+            "id": part.id,
+            "author_type": part.author_type,
+            "author_name": part_author(model, part),
+            "body": part.body,
+            "created_at": iso(part.created_at),
+        }
+        for part in conversation.parts.values()
+    ]
 
 
 def ticket_for_user(view: View, user_id: str, ticket_id: int) -> dict[str, Any]:
@@ -201,11 +263,17 @@ def ticket_for_user(view: View, user_id: str, ticket_id: int) -> dict[str, Any]:
 
 
 def tickets_space(view: View, user_id: str) -> dict[str, Any]:
-    """Tickets the user created or participates in, of any company or none."""
+    """Tickets the user created or participates in, of any company or none, each with the
+    conversation it links into when the user may open that conversation."""
     model = view.model
     tickets = [model.tickets[t] for t in view.index.tickets_of_person.get(user_id, ())]
     tickets.sort(key=lambda t: (model.updated_at(t), t.id), reverse=True)
-    return {"items": [item(model, ticket) for ticket in tickets]}
+    items = []
+    for ticket in tickets:
+        conversation = model.conversations.get(ticket.conversation_id or "")
+        opens = conversation is not None and may_open(model, user_id, conversation)
+        items.append({**item(model, ticket), "conversation_id": conversation.id if opens else None})
+    return {"items": items}
 
 
 def admin_list_tickets(view: View, query: TicketQuery, now: float) -> dict[str, Any]:
@@ -233,7 +301,7 @@ def company_tickets(view: View, company_id: str, query: TicketQuery, now: float)
 def table(
     view: View, scopes: list[Scope], query: TicketQuery, now: float, preview: bool
 ) -> dict[str, Any]:
-    """Filter, search, sort and page the tickets of ``scopes``; facets over all of them."""
+    """Filter, search, sort and page the tickets of ``scopes``."""
     hits = [partition.search(bits, query.search, query.filters) for partition, bits in scopes]
     ids, ranks = ordered(hits, query)
     start = (query.page - 1) * query.per_page
@@ -252,7 +320,6 @@ def table(
         "total": len(ids),
         "page": query.page,
         "per_page": query.per_page,
-        "facets": facets(model, scopes),
     }
 
 

@@ -37,6 +37,12 @@ def _company(company_id: Any) -> str:
     return validate(commands.COMPANY_ID, {"company_id": company_id}, "company id")["company_id"]
 
 
+def _conversation(conversation_id: Any) -> str:
+    return validate(
+        commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id"
+    )["conversation_id"]
+
+
 def _query(query: Any) -> TicketQuery:
     return TicketQuery.parse(validate(commands.TICKET_QUERY, query or {}, "ticket query"))
 
@@ -100,6 +106,13 @@ class PortalQueryService:
         return answer
 
     @rpc
+    def portal_facets(self, user_id: str) -> dict:
+        user_id = _user(user_id)
+        answer = queries.portal_facets(self.projection.view(), user_id)
+        log.info("portal facets read", user_id=user_id, creators=len(answer["creators"]))
+        return answer
+
+    @rpc
     def portal_get_ticket(self, user_id: str, ticket_id: int) -> dict:
         user_id, ticket_id = _user(user_id), _ticket(ticket_id)
         answer = queries.portal_get_ticket(self.projection.view(), user_id, ticket_id)
@@ -110,6 +123,13 @@ class PortalQueryService:
     def ticket_for_user(self, user_id: str, ticket_id: int) -> dict:
         user_id, ticket_id = _user(user_id), _ticket(ticket_id)
         return queries.ticket_for_user(self.projection.view(), user_id, ticket_id)
+
+    @rpc
+    def portal_conversation(self, user_id: str, conversation_id: str) -> dict:
+        user_id, conversation_id = _user(user_id), _conversation(conversation_id)
+        answer = queries.portal_conversation(self.projection.view(), user_id, conversation_id)
+        log.info("conversation read", user_id=user_id, conversation_id=conversation_id)
+        return answer
 
     @rpc
     def tickets_space(self, user_id: str) -> dict:

@@ -144,6 +144,41 @@ def test_typed_errors_cross_rpc_and_bad_input_names_the_field(
     assert open_projection_storage(config).current() == before
 
 
+def test_conversations_and_facets_answer_by_the_access_rules(container_factory, config, store, rpc):
+    history = acme_world()
+    history.conversation("c1", "ann", "The printer is on fire")
+    history.link(1, "c1")
+    history.note("c1", "CANARY internal note")
+    history.conversation("c3", "eve", "Evil plans, part two")
+    history.append_to(store)
+    container_factory(PortalQueryService, config).start()
+
+    conversation = eventually(lambda: rpc.portal_conversation("bob", "c1"))
+    assert (conversation["participant"], conversation["ticket"]["id"]) == (False, 1)
+    assert [part["body"] for part in conversation["parts"]] == ["The printer is on fire"]
+    assert "CANARY" not in repr(conversation)
+    assert rpc.portal_conversation("eve", "c3")["ticket"] is None
+    for user_id, conversation_id in (("eve", "c1"), ("ann", "c3"), ("ann", "c-missing")):
+        with pytest.raises(NotFound) as refused:
+            rpc.portal_conversation(user_id, conversation_id)
+        assert refused.value.fields == {"conversation_id": "no such conversation"}
+    with pytest.raises(ValidationFailed) as invalid:
+        rpc.portal_conversation("ann", {"$gt": ""})
+    assert "conversation_id" in invalid.value.fields
+
+    facets = rpc.portal_facets("ann")
+    assert facets == {
+        "types": ["Bug"],
+        "creators": [{"id": "ann", "name": "Ann"}, {"id": "bob", "name": "Bob"}],
+        "companies": [{"id": "acme", "name": "Acme Inc."}],
+    }
+    assert "facets" not in rpc.portal_list_tickets("ann", {"per_page": 1})
+    with pytest.raises(NoPortalAccess):
+        rpc.portal_facets("stranger")
+    with pytest.raises(ValidationFailed):
+        rpc.portal_facets({"$gt": ""})
+
+
 def test_without_the_bus_the_timer_still_catches_up(container_factory, config, store, rpc):
     container_factory(PortalQueryService, {**config, "CATCH_UP_INTERVAL": 0.2}).start()
     eventually(lambda: rpc.health())
