@@ -1,13 +1,15 @@
 """Messenger domain core: conversations folded from their events, and the rules for starting
-one, adding a part and joining. Pure: the shell passes in the contacts and the new ids."""
+one, adding a part, a portal user's reply and joining. Pure: the shell passes in the
+contacts, the new ids and what the portal lets the user see."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from kernel.contracts.envelope import RecordedEvent
-from kernel.errors import Conflict, NotFound, ValidationFailed
+from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 
 Decision = tuple[str, dict]
 
@@ -36,6 +38,16 @@ class Part:
             "author_name": self.author_name,
             "body": self.body,
             "internal": self.internal,
+            "created_at": self.created_at,
+        }
+
+    def customer_view(self) -> dict:
+        """A customer-visible part as the Messenger shows it to a portal user."""
+        return {
+            "id": self.part_id,
+            "author_type": self.author_type,
+            "author_name": self.author_name,
+            "body": self.body,
             "created_at": self.created_at,
         }
 
@@ -91,13 +103,17 @@ def fold(history: Iterable[RecordedEvent]) -> Conversation | None:
     return conversation
 
 
+def no_such_conversation(conversation_id: str) -> NotFound:
+    return NotFound(
+        f"conversation {conversation_id} does not exist",
+        {"conversation_id": "no such conversation"},
+    )
+
+
 def existing_conversation(history: Iterable[RecordedEvent], conversation_id: str) -> Conversation:
     conversation = fold(history)
     if conversation is None:
-        raise NotFound(
-            f"conversation {conversation_id} does not exist",
-            {"conversation_id": "no such conversation"},
-        )
+        raise no_such_conversation(conversation_id)
     return conversation
 
 
@@ -168,6 +184,27 @@ def add_part(
         raise ValidationFailed("invalid part: " + "; ".join(problems.values()), problems)
     author = {"type": "user", "id": contact["id"], "name": contact["name"]}
     return [_part_added(conversation.conversation_id, part_id, author, command["body"], False)]
+
+
+def refuse_outsider(conversation_id: str, may_open: bool) -> NoReturn:
+    """A portal user who does not take part in the conversation cannot reply: one who may
+    open it (through its ticket) is told to join first; to anyone else it does not exist,
+    in the same words as a missing conversation."""
+    if may_open:
+        raise AccessDenied(
+            "join the conversation before replying", {"conversation_id": "not joined"}
+        )
+    raise no_such_conversation(conversation_id)
+
+
+def user_reply(
+    conversation: Conversation, part_id: str, user_id: str, body: str, contact: dict | None
+) -> list[Decision]:
+    """A portal user's message: a customer-visible part under the contact's name, by the
+    rules of :func:`add_part`."""
+    return add_part(
+        conversation, part_id, {"author_type": "user", "author_id": user_id, "body": body}, contact
+    )
 
 
 def join(conversation: Conversation, user_id: str, ticket_id: int) -> list[Decision]:

@@ -21,6 +21,9 @@ log = get_logger(__name__)
 # Ids derived from an idempotency key: uuid5(namespace, "<purpose>:<key>").
 DERIVED_ID_NAMESPACE = uuid.UUID("c4f1d9e2-7a3b-4c5d-8e6f-0a1b2c3d4e5f")
 PORTAL_URL = "/"
+# A portal user's message: only its text (the author is the session's user, and a user never
+# writes internal notes). The body rule is the kernel's, as for any conversation part.
+USER_REPLY = {"body": commands.ADD_PART["body"]}
 
 
 class MessengerBridgeService:
@@ -78,6 +81,51 @@ class MessengerBridgeService:
         return part.to_dict()
 
     @rpc
+    def user_reply(self, conversation_id: str, user_id: str, command: dict) -> dict:
+        """A portal user's message in a conversation they take part in. Participation is
+        read from the conversation's own stream (a join counts at once); the portal is
+        asked only whether a non-participant may open it (403) or not (404)."""
+        validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
+        validate(commands.USER_ID, {"user_id": user_id}, "user id")
+        command = validate(USER_REPLY, command, "message")
+        stream = domain.stream_of(conversation_id)
+        conversation = domain.existing_conversation(
+            self.event_log.read_stream(stream), conversation_id
+        )
+        if user_id not in conversation.participant_ids:
+            domain.refuse_outsider(conversation_id, self._may_open(user_id, conversation_id))
+        part_id = self._new_id("part", "part")
+        contact = self._contact(user_id)
+
+        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
+            conversation = domain.existing_conversation(history, conversation_id)
+            return self._new_events(
+                domain.user_reply(conversation, part_id, user_id, command["body"], contact)
+            )
+
+        part = domain.fold(execute(self.event_log, stream, decide)).part(part_id)
+        log.info(
+            "user replied",
+            conversation_id=conversation_id,
+            part_id=part.part_id,
+            contact_id=user_id,
+        )
+        return part.customer_view()
+
+    @rpc
+    def user_conversation(self, conversation_id: str, user_id: str) -> dict:
+        """A conversation as the Messenger shows it to a portal user (portal_query decides
+        who may open it and holds only customer-visible parts)."""
+        validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
+        validate(commands.USER_ID, {"user_id": user_id}, "user id")
+        conversation = self.portal_query.portal_conversation(user_id, conversation_id)
+        return {
+            **conversation,
+            "messenger_url": self._messenger_url(conversation["id"]),
+            "portal_url": PORTAL_URL,
+        }
+
+    @rpc
     def get_conversation(self, conversation_id: str) -> dict:
         """The teammate view, internal notes included, with the linked ticket's id."""
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
@@ -124,7 +172,11 @@ class MessengerBridgeService:
     def tickets_space(self, user_id: str) -> dict:
         """The Messenger tickets space, with the banner link back to the portal."""
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
-        return {**self.portal_query.tickets_space(user_id), "portal_url": PORTAL_URL}
+        items = [
+            {**item, "messenger_url": self._messenger_url(item["conversation_id"])}
+            for item in self.portal_query.tickets_space(user_id)["items"]
+        ]
+        return {"items": items, "portal_url": PORTAL_URL}
 
     @rpc
     def health(self) -> dict:
@@ -142,6 +194,20 @@ class MessengerBridgeService:
         if key is None:
             return f"{prefix}-{uuid.uuid4().hex}"
         return f"{prefix}-{uuid.uuid5(DERIVED_ID_NAMESPACE, f'{purpose}:{key}').hex}"
+
+    @staticmethod
+    def _messenger_url(conversation_id: str | None) -> str | None:
+        if conversation_id is None:
+            return None
+        return domain.MESSENGER_URL.format(conversation_id=conversation_id)
+
+    def _may_open(self, user_id: str, conversation_id: str) -> bool:
+        """Whether the portal lets the user open the conversation (through its ticket)."""
+        try:
+            self.portal_query.portal_conversation(user_id, conversation_id)
+        except NotFound:
+            return False
+        return True
 
     def _contact(self, contact_id: str) -> dict | None:
         return self.identity.get_contacts([contact_id]).get(contact_id)

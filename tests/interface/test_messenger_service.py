@@ -11,7 +11,7 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.contracts import fields as f
-from kernel.errors import Conflict, NotFound, ValidationFailed
+from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from kernel.eventstore import open_event_store
 from services.companies.service import CompaniesService
 from services.identity.service import IdentityService
@@ -341,3 +341,130 @@ def test_malformed_join_arguments_are_refused(rpc, unchanged, ticket_id, user_id
 def test_a_malformed_tickets_space_user_is_refused(rpc, user_id):
     with pytest.raises(ValidationFailed):
         rpc.messenger_bridge.tickets_space(user_id)
+
+
+def test_the_tickets_space_links_each_ticket_into_its_conversation(rpc, store, portal):
+    items = rpc.messenger_bridge.tickets_space("ann")["items"]
+    assert {item["id"]: (item["conversation_id"], item["messenger_url"]) for item in items} == {
+        1: (portal["id"], f"/messenger/conversations/{portal['id']}"),
+        2: (None, None),
+    }
+
+
+# a portal user's conversation and replies -------------------------------------------------
+
+
+def test_a_participant_reads_the_customer_visible_conversation(rpc, store, portal):
+    rpc.messenger_bridge.add_part(portal["id"], {**TESS, "body": "Ladder on its way"})
+    rpc.messenger_bridge.add_part(portal["id"], {**TESS, "body": "CANARY note", "internal": True})
+    caught_up(rpc, store)
+
+    conversation = rpc.messenger_bridge.user_conversation(portal["id"], "ann")
+
+    assert conversation["id"] == portal["id"]
+    assert conversation["messenger_url"] == f"/messenger/conversations/{portal['id']}"
+    assert conversation["portal_url"] == "/"
+    assert (conversation["participant"], conversation["ticket"]) == (
+        True,
+        {"id": 1, "title": "Fire", "state": "submitted"},
+    )
+    assert [(p["author_name"], p["body"]) for p in conversation["parts"]] == [
+        ("Ann", "My printer is on fire"),
+        ("Tess", "Ladder on its way"),
+    ]
+    assert "CANARY" not in repr(conversation)
+    colleague = rpc.messenger_bridge.user_conversation(portal["id"], "bob")
+    assert (colleague["participant"], colleague["parts"]) == (False, conversation["parts"])
+
+
+def test_a_participant_replies_under_the_contacts_name(rpc, store, portal):
+    part = rpc.messenger_bridge.user_reply(portal["id"], "ann", {"body": "Still smoking"})
+
+    assert re.fullmatch(r"part-[0-9a-f]{32}", part["id"])
+    assert part == {
+        "id": part["id"],
+        "author_type": "user",
+        "author_name": "Ann",
+        "body": "Still smoking",
+        "created_at": part["created_at"],
+    }
+    stored = store.read_stream(f"conversation-{portal['id']}")[-1]
+    assert (stored.type, stored.payload["author_id"], stored.payload["internal"]) == (
+        "ConversationPartAdded",
+        "ann",
+        False,
+    )
+    caught_up(rpc, store)
+    shown = rpc.messenger_bridge.user_conversation(portal["id"], "bob")["parts"]
+    assert shown[-1] == part
+
+
+def test_a_user_who_may_see_the_ticket_replies_once_joined(rpc, store, unchanged, portal):
+    with unchanged, pytest.raises(AccessDenied) as refused:
+        rpc.messenger_bridge.user_reply(portal["id"], "bob", {"body": "Me too"})
+    assert refused.value.fields == {"conversation_id": "not joined"}
+
+    rpc.messenger_bridge.join_conversation(1, "bob")
+    # No wait for the read side: the conversation's own stream says bob takes part.
+    part = rpc.messenger_bridge.user_reply(portal["id"], "bob", {"body": "Me too"})
+    assert part["author_name"] == "Bob"
+
+
+@pytest.mark.parametrize("user_id", ["dee", "cid", "nobody"])
+def test_to_anyone_else_a_reply_answers_like_a_missing_conversation(
+    rpc, unchanged, portal, user_id
+):
+    with unchanged, pytest.raises(NotFound) as refused:
+        rpc.messenger_bridge.user_reply(portal["id"], user_id, {"body": "Let me in"})
+    with pytest.raises(NotFound) as missing:
+        rpc.messenger_bridge.user_reply("conv-missing", "ann", {"body": "Hello?"})
+    assert (
+        refused.value.fields == missing.value.fields == {"conversation_id": "no such conversation"}
+    )
+    assert refused.value.message == f"conversation {portal['id']} does not exist"
+    with pytest.raises(NotFound) as reading:
+        rpc.messenger_bridge.user_conversation(portal["id"], user_id)
+    assert (reading.value.message, reading.value.fields) == (
+        refused.value.message,
+        refused.value.fields,
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        ({}, "body"),
+        ({"body": ""}, "body"),
+        ({"body": "x" * (f.MAX_TEXT + 1)}, "body"),
+        ({"body": "bell\x07"}, "body"),
+        ({"body": {"$ne": None}}, "body"),
+        ({"body": "x", "internal": True}, "internal"),
+        ({"body": "x", "author_id": "bob"}, "author_id"),
+        ({"body": "x", "author_type": "teammate", "author_name": "Tess"}, "author_type"),
+    ],
+)
+def test_a_bad_reply_names_the_field_and_appends_nothing(rpc, unchanged, portal, command, field):
+    with unchanged, pytest.raises(ValidationFailed) as error:
+        rpc.messenger_bridge.user_reply(portal["id"], "ann", command)
+    assert field in error.value.fields, error.value.fields
+
+
+@pytest.mark.parametrize(
+    ("conversation_id", "user_id"), [({"$gt": ""}, "ann"), ("conv-1", {"$gt": ""}), (7, "ann")]
+)
+def test_malformed_conversation_arguments_are_refused(rpc, unchanged, conversation_id, user_id):
+    with unchanged, pytest.raises(ValidationFailed):
+        rpc.messenger_bridge.user_reply(conversation_id, user_id, {"body": "Hi"})
+    with pytest.raises(ValidationFailed):
+        rpc.messenger_bridge.user_conversation(conversation_id, user_id)
+
+
+def test_a_retried_reply_is_added_once(config, rpc, store, portal):
+    context = {"idempotency_key": "reply-1", "request_fingerprint": "fp-1"}
+    with ClusterRpcProxy(config, context_data=context, timeout=20) as keyed:
+        first = keyed.messenger_bridge.user_reply(portal["id"], "ann", {"body": "Once"})
+        head = store.head_position()
+        assert keyed.messenger_bridge.user_reply(portal["id"], "ann", {"body": "Once"}) == first
+    assert store.head_position() == head
+    parts = rpc.messenger_bridge.get_conversation(portal["id"])["parts"]
+    assert [part["body"] for part in parts] == ["My printer is on fire", "Once"]

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from kernel.contracts.envelope import RecordedEvent, check_payload
-from kernel.errors import Conflict, NotFound, ValidationFailed
+from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from services.messenger_bridge import domain
 
 ANN = {"id": "ann", "email": "ann@acme.test", "name": "Ann Example", "attributes": {}}
@@ -193,6 +193,58 @@ def test_a_user_part_needs_an_existing_contact_taking_part():
     with pytest.raises(ValidationFailed) as error:
         domain.add_part(conversation(), "part-2", user_part(author_id="bob"), BOB)
     assert error.value.fields == {"author_id": "is not a participant of this conversation"}
+
+
+# a portal user's reply -----------------------------------------------------------------------
+
+
+def test_a_portal_users_reply_is_a_customer_visible_part_under_the_contacts_name():
+    [(event_type, part)] = valid(domain.user_reply(conversation(), "part-2", "ann", "Hi", ANN))
+    assert (event_type, part) == (
+        "ConversationPartAdded",
+        {
+            "conversation_id": "conv-1",
+            "part_id": "part-2",
+            "author_type": "user",
+            "author_id": "ann",
+            "author_name": "Ann Example",
+            "body": "Hi",
+            "internal": False,
+        },
+    )
+    replied = conversation(("ConversationPartAdded", part))
+    assert replied.part("part-2").customer_view() == {
+        "id": "part-2",
+        "author_type": "user",
+        "author_name": "Ann Example",
+        "body": "Hi",
+        "created_at": "2026-03-03T10:00:00.000000+00:00",
+    }
+
+
+def test_a_portal_user_replies_only_after_joining():
+    with pytest.raises(ValidationFailed) as error:
+        domain.user_reply(conversation(), "part-2", "bob", "Me too", BOB)
+    assert error.value.fields == {"author_id": "is not a participant of this conversation"}
+    joined = conversation(*domain.join(conversation(), "bob", 3))
+    assert valid(domain.user_reply(joined, "part-2", "bob", "Me too", BOB))
+
+
+def test_an_outsider_who_may_open_the_conversation_is_told_to_join_first():
+    with pytest.raises(AccessDenied) as error:
+        domain.refuse_outsider("conv-1", may_open=True)
+    assert error.value.fields == {"conversation_id": "not joined"}
+
+
+def test_to_any_other_outsider_the_conversation_does_not_exist():
+    with pytest.raises(NotFound) as refused:
+        domain.refuse_outsider("conv-1", may_open=False)
+    with pytest.raises(NotFound) as missing:
+        domain.existing_conversation([], "conv-1")
+    assert (refused.value.message, refused.value.fields) == (
+        missing.value.message,
+        missing.value.fields,
+    )
 
 
 # joining ----------------------------------------------------------------------------------
