@@ -1,4 +1,5 @@
-"""The gateway's own resources: the teammates' admin token and the web page's files."""
+"""The gateway's own resources: the teammates' admin token, the idempotency of portal
+writes and the web page's files."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from werkzeug.wrappers import Request, Response
 from kernel.config import require
 from kernel.errors import NotFound, Unauthenticated
 from services.gateway.auth import bearer_token
+from services.gateway.entrypoints import idempotency_context
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
 PAGE = "index.html"
@@ -60,6 +62,29 @@ class TeammateAuthority(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> TeammateCheck:
         return TeammateCheck(self.token_digest)
+
+
+class PortalWriteKeys:
+    """The idempotency of one portal user's write."""
+
+    def __init__(self, worker_ctx):
+        self._worker_ctx = worker_ctx
+
+    def scope_to(self, user_id: str) -> None:
+        """From here on, the request's RPC calls carry its ``Idempotency-Key`` scoped to the
+        user, so one user's key can neither replay nor block another user's request. The
+        separator is a tab, which a key (printable ASCII) cannot contain, so no teammate's
+        key can name a user's either."""
+        request = next(arg for arg in self._worker_ctx.args if isinstance(arg, Request))
+        self._worker_ctx.data.update(idempotency_context(request, f"portal-user\t{user_id}\t"))
+
+
+class PortalIdempotency(DependencyProvider):
+    """A portal write honours ``Idempotency-Key`` only once the gateway knows the user
+    (teammates' writes get theirs from the request alone, see ``entrypoints``)."""
+
+    def get_dependency(self, worker_ctx) -> PortalWriteKeys:
+        return PortalWriteKeys(worker_ctx)
 
 
 class WebFiles:

@@ -199,14 +199,21 @@ class GatewayWebServer(WebServer):
         and the second delivery must answer what the first stored, not write it twice."""
         data = {CORRELATION_KEY: request.environ[CORRELATION_ENVIRON_KEY]}
         if request.method in IDEMPOTENT_METHODS and request.path.startswith("/api/admin/"):
-            key = idempotency_key_of(request)
-            if key is None:
-                # Nobody else can name this key, so no other request can reuse it.
-                data[IDEMPOTENCY_KEY] = f"request-{uuid.uuid4()}"
-            else:
-                data[IDEMPOTENCY_KEY] = key
-                data[FINGERPRINT_KEY] = request_fingerprint(request, read_body(request))
+            data.update(idempotency_context(request))
         return data
+
+
+def idempotency_context(request: Request, scope: str = "") -> dict:
+    """The idempotency key (and fingerprint) a write's RPC calls carry: the caller's
+    ``Idempotency-Key`` after ``scope``, else a key of the request's own, which nobody else
+    can name, so no other request can reuse it."""
+    key = idempotency_key_of(request)
+    if key is None:
+        return {IDEMPOTENCY_KEY: f"request-{uuid.uuid4()}"}
+    return {
+        IDEMPOTENCY_KEY: f"{scope}{key}",
+        FINGERPRINT_KEY: request_fingerprint(request, read_body(request)),
+    }
 
 
 class HttpEntrypoint(HttpRequestHandler):

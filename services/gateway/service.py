@@ -16,7 +16,7 @@ from kernel.dependencies import RequestContext, TimedRpcProxy
 from kernel.errors import PortalError, Unauthenticated
 from kernel.logging import get_logger
 from services.gateway.auth import session_token
-from services.gateway.dependencies import TeammateAuthority, WebAssets
+from services.gateway.dependencies import PortalIdempotency, TeammateAuthority, WebAssets
 from services.gateway.entrypoints import error_response, route
 from services.gateway.inputs import (
     entity_id,
@@ -31,6 +31,9 @@ log = get_logger(__name__)
 
 # A join carries no fields; an empty object (or no body) is all it accepts.
 JOIN_CONVERSATION: dict = {}
+# A portal user's message: only its text (the author is the session's user, and a user never
+# writes internal notes). The body rule is the kernel's, as for any conversation part.
+USER_REPLY = {"body": commands.ADD_PART["body"]}
 
 
 class GatewayService:
@@ -38,6 +41,7 @@ class GatewayService:
 
     context = RequestContext()
     teammates = TeammateAuthority()
+    portal_writes = PortalIdempotency()
     web = WebAssets()
     identity = TimedRpcProxy("identity")
     companies = TimedRpcProxy("companies")
@@ -121,6 +125,12 @@ class GatewayService:
         query = parse_ticket_query(request.args)
         return json_response(self.portal_query.portal_list_tickets(user_id, query))
 
+    @route("GET", "/api/portal/tickets/facets")
+    def portal_facets(self, request: Request) -> Response:
+        """The filter choices, apart from the list: they cover every visible ticket whatever
+        the list's query, so the page asks for them once, not with every page."""
+        return json_response(self.portal_query.portal_facets(self._portal_user(request)))
+
     @route("GET", "/api/portal/tickets/<ticket_id>")
     def portal_ticket(self, request: Request, ticket_id: str) -> Response:
         user_id = self._portal_user(request)
@@ -136,6 +146,21 @@ class GatewayService:
     @route("GET", "/api/messenger/tickets")
     def tickets_space(self, request: Request) -> Response:
         return json_response(self.messenger_bridge.tickets_space(self._portal_user(request)))
+
+    @route("GET", "/api/messenger/conversations/<conversation_id>")
+    def user_conversation(self, request: Request, conversation_id: str) -> Response:
+        user_id = self._portal_user(request)
+        conversation_id = entity_id(conversation_id, "conversation")
+        return json_response(self.messenger_bridge.user_conversation(conversation_id, user_id))
+
+    @route("POST", "/api/messenger/conversations/<conversation_id>/messages")
+    def user_reply(self, request: Request, conversation_id: str) -> Response:
+        user_id = self._portal_user(request)
+        conversation_id = entity_id(conversation_id, "conversation")
+        command = validate(USER_REPLY, read_json(request), "message")
+        self.portal_writes.scope_to(user_id)
+        part = self.messenger_bridge.user_reply(conversation_id, user_id, command)
+        return json_response(part, 201)
 
     # teammates: contacts and companies ----------------------------------------------------
 

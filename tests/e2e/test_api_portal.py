@@ -248,9 +248,12 @@ def test_a_session_works_as_a_cookie_and_as_a_bearer_token(world):
     [
         ("GET", "/api/portal/me"),
         ("GET", "/api/portal/tickets"),
+        ("GET", "/api/portal/tickets/facets"),
         ("GET", "/api/portal/tickets/1"),
         ("POST", "/api/portal/tickets/1/join"),
         ("GET", "/api/messenger/tickets"),
+        ("GET", "/api/messenger/conversations/conv-1"),
+        ("POST", "/api/messenger/conversations/conv-1/messages"),
         ("DELETE", "/api/portal/session"),
     ],
 )
@@ -329,7 +332,7 @@ def test_me_answers_the_user_their_companies_and_the_settings(world):
 )
 def test_a_user_without_access_is_told_what_is_missing(api, user, missing):
     token = api.sign_in(user, CONTACTS.get(user, (None,))[0])
-    for path in ("/api/portal/me", "/api/portal/tickets"):
+    for path in ("/api/portal/me", "/api/portal/tickets", "/api/portal/tickets/facets"):
         answer = api.call("GET", path, session=token)
         assert answer.status_code == 403
         error = error_of(answer)
@@ -347,6 +350,32 @@ def test_the_table_lists_the_companys_tickets_without_internal_data(world):
     }
     assert listed["total"] == 2
     assert INTERNAL_VALUE not in answer.text and INTERNAL_NOTE not in answer.text
+
+
+def test_the_filter_choices_are_their_own_answer_over_every_visible_ticket(world):
+    api, sessions = world["api"], world["sessions"]
+    answer = api.call("GET", "/api/portal/tickets/facets", session=sessions["ann"])
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "types": ["Bug", "Question"],
+        "creators": [{"id": "ann", "name": "Ann Archer"}, {"id": "bob", "name": "Bob Baker"}],
+        "companies": [{"id": "acme", "name": "Acme"}],
+    }
+    other = api.call("GET", "/api/portal/tickets/facets", session=sessions["dave"]).json()
+    assert other["companies"] == [{"id": "globex", "name": "Globex"}]
+    assert "acme" not in repr(other) and "Ann Archer" not in repr(other)
+
+
+def test_no_list_answer_carries_the_filter_choices(world):
+    api, session = world["api"], world["sessions"]["ann"]
+    for answer in (
+        api.call("GET", "/api/portal/tickets", session=session, params={"per_page": "1"}),
+        api.call("GET", "/api/portal/tickets", session=session, params={"q": "invoices"}),
+        api.admin("GET", "/api/admin/tickets"),
+        api.admin("GET", "/api/admin/companies/acme/tickets"),
+    ):
+        assert answer.status_code == 200
+        assert "facets" not in answer.json()
 
 
 def test_filters_sort_and_pages_combine(world):
@@ -457,6 +486,11 @@ def test_visibility_conditions_restrict_matching_users_to_their_own_tickets(worl
             "GET", f"/api/portal/tickets/{tickets['acme_bug']['id']}", session=session
         )
         assert hidden.status_code == 404
+        facets = api.call("GET", "/api/portal/tickets/facets", session=session).json()
+        assert (facets["types"], facets["creators"]) == (
+            ["Question"],
+            [{"id": "bob", "name": "Bob Baker"}],
+        )
     finally:
         api.admin_ok("PUT", "/api/admin/portal/settings", json={"visibility_conditions": []})
         eventually(lambda: portal_list(api, session)["total"] == 2)
@@ -482,6 +516,15 @@ def test_another_companys_tickets_are_not_found_on_any_portal_endpoint(world, us
             f"/api/portal/tickets/{ticket['id']}/join",
             cookies={"portal_session": session},
             headers={"Content-Type": "application/json"},
+        ),
+        api.call(
+            "GET", f"/api/messenger/conversations/{ticket['conversation_id']}", session=session
+        ),
+        api.call(
+            "POST",
+            f"/api/messenger/conversations/{ticket['conversation_id']}/messages",
+            session=session,
+            json={"body": "Let me in"},
         ),
     ]
     for answer in answers:
@@ -509,6 +552,7 @@ def test_another_companys_tickets_are_not_found_on_any_portal_endpoint(world, us
     everything = [
         api.call("GET", "/api/portal/me", session=session),
         api.call("GET", "/api/portal/tickets", session=session, params={"per_page": "100"}),
+        api.call("GET", "/api/portal/tickets/facets", session=session),
         api.call("GET", "/api/messenger/tickets", session=session),
     ]
     for answer in everything:

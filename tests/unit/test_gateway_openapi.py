@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 
 from kernel.contracts import commands
 from services.gateway.entrypoints import HttpEntrypoint
-from services.gateway.service import JOIN_CONVERSATION, GatewayService
+from services.gateway.service import JOIN_CONVERSATION, USER_REPLY, GatewayService
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "services" / "gateway" / "openapi.yaml"
 DOCUMENT = yaml.safe_load(DOCUMENT_PATH.read_text())
@@ -32,6 +32,7 @@ BODY_SCHEMAS = {
     "convertConversation": commands.CONVERT_CONVERSATION,
     "changePortalSettings": commands.CHANGE_PORTAL_SETTINGS,
     "joinConversation": JOIN_CONVERSATION,
+    "userReply": USER_REPLY,
 }
 SIGN_IN_SCHEMAS = {
     "SignInWithHash": commands.START_SESSION_WITH_HASH,
