@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -74,8 +76,10 @@ class WorkerEventLog:
         correlation_id: str | None = None,
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
+        kill_after_append: str | None = None,
     ):
         self.store = store
+        self.kill_after_append = kill_after_append
         self.correlation_id = correlation_id
         self.idempotency_key = idempotency_key
         self.fingerprint = fingerprint
@@ -127,7 +131,10 @@ class WorkerEventLog:
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: int
     ) -> list[RecordedEvent]:
-        return self.store.append(stream_id, events, expected_version)
+        recorded = self.store.append(stream_id, events, expected_version)
+        if self.kill_after_append and any(e.type == self.kill_after_append for e in events):
+            os.kill(os.getpid(), signal.SIGKILL)  # a crash between the append and the reply
+        return recorded
 
     def read_stream(self, stream_id: str) -> list[RecordedEvent]:
         return self.store.read_stream(stream_id)
@@ -142,6 +149,8 @@ class EventLog(DependencyProvider):
 
     def setup(self) -> None:
         self.store = open_event_store(self.container.config, writer=self.container.service_name)
+        # Fault injection for the reliability tests only (empty in any real deployment).
+        self.kill_after_append = self.container.config.get("FAULT_KILL_AFTER_APPEND") or None
 
     def stop(self) -> None:
         self.store.close()
@@ -153,6 +162,7 @@ class EventLog(DependencyProvider):
             correlation_id_of(worker_ctx),
             worker_ctx.data.get(IDEMPOTENCY_KEY),
             worker_ctx.data.get(FINGERPRINT_KEY),
+            self.kill_after_append,
         )
 
 

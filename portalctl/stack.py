@@ -46,14 +46,15 @@ class Stack:
     def base_url(self) -> str:
         return f"http://{self.env.get('WEB_SERVER_ADDRESS', '127.0.0.1:8000')}"
 
-    def start(self, *names: str) -> None:
+    def start(self, *names: str, extra_env: dict[str, str] | None = None) -> None:
+        """Start the named processes (default: all); ``extra_env`` adds to the stack's."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names or self.names:
             log = (self.log_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 [sys.executable, *PROCESSES[name]],
                 cwd=REPOSITORY,
-                env={**os.environ, **self.env},
+                env={**os.environ, **self.env, **(extra_env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -3,9 +3,7 @@ append, and many writers racing on one ticket across two tickets processes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -15,7 +13,7 @@ import requests
 
 from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
-from portalctl.stack import REPOSITORY, Stack
+from portalctl.stack import Stack
 from tests.support.api import api_stack, error_of, eventually
 from tests.support.broker import AUTH, MANAGEMENT
 
@@ -47,47 +45,26 @@ def events_of(stack, event_type: str) -> list:
         store.close()
 
 
-def kill_tickets_on_its_next_append(stack) -> subprocess.Popen:
-    watcher = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.faults.kill_on_append",
-            stack.env["PORTAL_DATA_DIR"],
-            str(stack.processes["tickets"].pid),
-            "TicketCreated",
-        ],
-        cwd=REPOSITORY,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert watcher.stdout.readline().strip() == "ready"
-    return watcher
-
-
 def test_a_writer_killed_right_after_its_append_loses_nothing_and_repeats_nothing(platform):
     stack, api = platform
-    pool = ThreadPoolExecutor(1)
-    # The kill must land between the append and the reply; when the reply wins the race,
-    # the attempt proves nothing and is made again.
-    for attempt in range(5):
-        watcher = kill_tickets_on_its_next_append(stack)
-        title = f"Created just before the crash {attempt}"
-        answer = pool.submit(
-            api.admin,
-            "POST",
-            "/api/admin/tickets",
-            json={"type": "Bug", "title": title, "creator_id": "ann"},
-        )
-        assert watcher.wait(timeout=60) == 0
-        stack.processes.pop("tickets").wait(timeout=30)
-        time.sleep(2)  # a reply sent before the kill would have reached the caller by now
-        reply_lost = not answer.done()
-        stack.start("tickets")
-        response = answer.result()
-        if reply_lost:
-            break
-    assert reply_lost, "the kill never landed between an append and its reply"
+    # This tickets process kills itself right after appending a TicketCreated, before it
+    # can reply (the FAULT_KILL_AFTER_APPEND failpoint): the crash lands there every time.
+    stack.stop("tickets")
+    stack.start("tickets", extra_env={"FAULT_KILL_AFTER_APPEND": "TicketCreated"})
+    crashing = stack.processes.pop("tickets")
+    title = "Created just before the crash"
+    answer = ThreadPoolExecutor(1).submit(
+        api.admin,
+        "POST",
+        "/api/admin/tickets",
+        json={"type": "Bug", "title": title, "creator_id": "ann"},
+    )
+    assert crashing.wait(timeout=60) == -signal.SIGKILL
+    assert [e.payload["title"] for e in events_of(stack, "TicketCreated")][-1:] == [title]
+    assert not answer.done(), "the caller is still waiting for the reply that never came"
+
+    stack.start("tickets")
+    response = answer.result(timeout=RPC_TIMEOUT)
 
     # The call was delivered again to the restarted process: it answers the ticket that was
     # appended before the crash instead of opening a second one.
