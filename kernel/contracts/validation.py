@@ -113,13 +113,14 @@ def compile_rules(rules: Mapping) -> Predicate:
     """The predicate of one field's rules, in Cerberus' order: ``nullable`` first (``None``
     is decided there: every later rule but ``check_with`` is dropped for it, and the
     platform's checks pass anything but a string), then ``type`` (a wrong type ends it),
-    then every other rule must hold."""
+    then every other rule must hold. A check answers truthy when the value passes (a regex
+    check is the pattern's own ``match``)."""
     unknown = rules.keys() - _RULE_COMPILERS.keys() - {"type", "nullable", "required"}
     if unknown:
         raise UncompilableSchema(f"no compiled form for the rules {sorted(unknown)} in {rules}")
     nullable = bool(rules.get("nullable", False))
-    has_type = _type_predicate(rules.get("type"))
-    checks = tuple(
+    included, excluded, type_checks = _type_test(rules.get("type"))
+    checks = type_checks + tuple(
         _RULE_COMPILERS[name](argument, rules)
         for name, argument in rules.items()
         if name in _RULE_COMPILERS
@@ -128,7 +129,7 @@ def compile_rules(rules: Mapping) -> Predicate:
     def accepts(value: Any) -> bool:
         if value is None:
             return nullable
-        if has_type is not None and not has_type(value):
+        if not isinstance(value, included) or isinstance(value, excluded):
             return False
         for check in checks:  # noqa: SIM110 - faster than all() over a generator
             if not check(value):
@@ -138,23 +139,24 @@ def compile_rules(rules: Mapping) -> Predicate:
     return accepts
 
 
-def _type_predicate(type_names: str | list[str] | None) -> Predicate | None:
-    """Any of the named types of :attr:`PlatformValidator.types_mapping` (so a boolean is
-    not a number here either)."""
+def _type_test(type_names: str | list[str] | None) -> tuple[tuple, tuple, tuple[Predicate, ...]]:
+    """The type rule as ``(included, excluded, checks)``: a value of an included type and of
+    no excluded one passes if ``checks`` pass too. One type of
+    :attr:`PlatformValidator.types_mapping` is its two tuples (so a boolean is not a number
+    here either); several become a check that any one of them matches."""
     if not type_names:
-        return None
+        return (object,), (), ()
     pairs = [(d.included_types, d.excluded_types) for d in _type_definitions(type_names)]
     if len(pairs) == 1:
-        [(included, excluded)] = pairs
-        return lambda value: isinstance(value, included) and not isinstance(value, excluded)
+        return *pairs[0], ()
 
-    def has_type(value: Any) -> bool:
+    def has_any_type(value: Any) -> bool:
         for included, excluded in pairs:
             if isinstance(value, included) and not isinstance(value, excluded):
                 return True
         return False
 
-    return has_type
+    return (object,), (), (has_any_type,)
 
 
 def _type_definitions(type_names: str | list[str]) -> list[TypeDefinition]:
@@ -181,7 +183,7 @@ def _regex(pattern: str, rules: Mapping) -> Predicate:
     # Cerberus appends an implicit "$" and matches from the start; non-strings pass.
     matches = re.compile(pattern if pattern.endswith("$") else pattern + "$").match
     if _always(rules, str):
-        return lambda value: matches(value) is not None
+        return matches
     return lambda value: not isinstance(value, str) or matches(value) is not None
 
 
