@@ -54,8 +54,20 @@ COLUMNS = (
 )
 
 
+INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
+
+# The stream's version and the store's last position, in one statement.
+HEADS = (
+    "SELECT (SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?), "
+    "(SELECT COALESCE(MAX(position), 0) FROM events)"
+)
+
+# One encoder for every append: json.dumps with non-default arguments builds one per call.
+_compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _encode(value: dict) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _compact_json(value) if value else "{}"
 
 
 def _with_retry(operation, attempts: int = 50) -> None:
@@ -86,25 +98,22 @@ class SqliteEventStore(EventStore):
     def _append(
         self, stream_id: str, events: list[NewEvent], expected_version: int
     ) -> list[RecordedEvent]:
+        """Insert first; the stored ids are looked up only when the version is stale or the
+        unique event id refuses a row, which is when an append may be a retry."""
         db = self._db
-        ids = [event.event_id for event in events]
         with self._lock:
             db.execute("BEGIN IMMEDIATE")
             try:
-                stored = self._get_events(ids)
-                if stored:
-                    db.execute("ROLLBACK")
-                    return self._replayed(events, stored)
-                current = db.execute(
-                    "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?",
-                    (stream_id,),
-                ).fetchone()[0]
+                current, last = db.execute(HEADS, (stream_id,)).fetchone()
                 if current != expected_version:
-                    raise ConcurrencyConflict(
-                        f"stream {stream_id!r} is at version {current}, not {expected_version}",
-                        {"expected_version": expected_version, "actual_version": current},
-                    )
-                last = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
+                    db.execute("ROLLBACK")
+                    replayed = self._retried(events)
+                    if replayed is None:
+                        raise ConcurrencyConflict(
+                            f"stream {stream_id!r} is at version {current}, not {expected_version}",
+                            {"expected_version": expected_version, "actual_version": current},
+                        )
+                    return replayed
                 rows = [
                     (
                         last + offset,
@@ -121,16 +130,28 @@ class SqliteEventStore(EventStore):
                     )
                     for offset, event in enumerate(events, start=1)
                 ]
-                db.executemany(
-                    f"INSERT INTO events ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
-                    rows,
-                )
+                try:
+                    db.executemany(INSERT, rows)
+                except sqlite3.IntegrityError:
+                    # Rolled back first: the lookup would also find the rows this append
+                    # inserted before the refused one.
+                    db.execute("ROLLBACK")
+                    replayed = self._retried(events)
+                    if replayed is None:
+                        raise
+                    return replayed
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        return [RecordedEvent._make(row) for row in rows]
+        return list(map(RecordedEvent._make, rows))
+
+    def _retried(self, events: list[NewEvent]) -> list[RecordedEvent] | None:
+        """Outside a transaction: the stored events if some of these ids are stored (a
+        retry; a partial one raises), else None."""
+        stored = self._get_events([event.event_id for event in events])
+        return self._replayed(events, stored) if stored else None
 
     def _get_events(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
         marks = ",".join("?" * len(event_ids))
