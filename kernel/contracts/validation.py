@@ -17,7 +17,7 @@ other (:class:`UncompilableSchema`), so a new rule is never silently skipped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import copy
 from typing import Any
 
@@ -146,7 +146,9 @@ def _type_test(type_names: str | list[str] | None) -> tuple[tuple, tuple, tuple[
     here either); several become a check that any one of them matches."""
     if not type_names:
         return (object,), (), ()
-    pairs = [(d.included_types, d.excluded_types) for d in _type_definitions(type_names)]
+    pairs = [
+        (_concrete_first(d.included_types), d.excluded_types) for d in _type_definitions(type_names)
+    ]
     if len(pairs) == 1:
         return *pairs[0], ()
 
@@ -157,6 +159,13 @@ def _type_test(type_names: str | list[str] | None) -> tuple[tuple, tuple, tuple[
         return False
 
     return (object,), (), (has_any_type,)
+
+
+def _concrete_first(types: tuple[type, ...]) -> tuple[type, ...]:
+    """``dict`` before ``Mapping`` and ``list`` before ``Sequence``: the same test, but a
+    JSON value is answered without the ABC machinery."""
+    concrete = {Mapping: dict, Sequence: list}
+    return tuple(concrete[kind] for kind in types if kind in concrete) + types
 
 
 def _type_definitions(type_names: str | list[str]) -> list[TypeDefinition]:
