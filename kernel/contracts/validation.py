@@ -115,7 +115,7 @@ def compile_rules(rules: Mapping) -> Predicate:
     platform's checks pass anything but a string), then ``type`` (a wrong type ends it),
     then every other rule must hold. A check answers truthy when the value passes (a regex
     check is the pattern's own ``match``)."""
-    unknown = rules.keys() - _RULE_COMPILERS.keys() - {"type", "nullable", "required"}
+    unknown = rules.keys() - COMPILED_RULES
     if unknown:
         raise UncompilableSchema(f"no compiled form for the rules {sorted(unknown)} in {rules}")
     nullable = bool(rules.get("nullable", False))
@@ -287,6 +287,10 @@ _RULE_COMPILERS: dict[str, Callable[[Any, Mapping], Predicate]] = {
     "valuesrules": _valuesrules,
     "anyof": _anyof,
 }
+
+
+# Every rule the compiler knows: exactly those the platform's schemas use.
+COMPILED_RULES = frozenset({"type", "nullable", "required", *_RULE_COMPILERS})
 
 
 # Each schema's predicate and Cerberus validator, built once (building a validator checks the

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from kernel.contracts import commands, envelope, events
 from kernel.contracts import fields as f
 from kernel.contracts.validation import (
+    COMPILED_RULES,
     PlatformValidator,
     UncompilableSchema,
     compile_schema,
@@ -68,6 +69,21 @@ def test_every_kind_of_platform_schema_is_covered():
     kinds = {name.split(".")[0] for name in SCHEMAS}
     assert kinds == {"commands", "envelope", "events", "fields"}
     assert len([name for name in SCHEMAS if name.startswith("events.")]) == len(events.EVENT_TYPES)
+
+
+def rules_used(rules: dict) -> set[str]:
+    """The rule names in one field's rules and in every rule set nested in them."""
+    nested = [rules[name] for name in ("keysrules", "valuesrules") if name in rules]
+    nested += rules.get("anyof", [])
+    if "schema" in rules:
+        schema = rules["schema"]
+        nested += list(schema.values()) if rules.get("type") == "dict" else [schema]
+    return set(rules).union(*map(rules_used, nested))
+
+
+def test_the_compiler_knows_exactly_the_rules_the_platform_uses():
+    used = set().union(*(rules_used(rules) for s in SCHEMAS.values() for rules in s.values()))
+    assert used == COMPILED_RULES
 
 
 # Valid documents, built from the rules ------------------------------------------------------
