@@ -53,7 +53,7 @@ def platform_schemas() -> dict[str, dict]:
     schemas |= {
         f"events.{name}.v{version}": e.schema for (name, version), e in events.EVENT_TYPES.items()
     }
-    # The shared field rules, each as the one field of a document (required and not).
+    # The shared field rules, each as the one (optional) field of a document.
     schemas |= {
         f"fields.{name}": {"field": value}
         for name, value in vars(f).items()
