@@ -41,12 +41,15 @@ const app = {
   /** "granted", "denied" (with `missing`) or "signed_out". */
   access: "signed_out",
   missing: [],
+  /** The table's filter choices (`/api/portal/tickets/facets`), once loaded. */
+  facets: null,
   listUrl: () => lastListUrl,
   rememberListUrl(url) {
     lastListUrl = url;
   },
   signedOut() {
     app.me = null;
+    app.facets = null;
     app.access = "signed_out";
     showSignedIn();
     route();

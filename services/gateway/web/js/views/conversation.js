@@ -22,12 +22,6 @@ export function conversationParts(parts) {
   );
 }
 
-/** The Messenger address of a ticket's conversation (the ticket id lets it load the thread). */
-export function messengerConversationUrl(conversationId, ticketId) {
-  const path = `/messenger/conversations/${encodeURIComponent(conversationId)}`;
-  return ticketId === undefined ? path : `${path}?ticket=${encodeURIComponent(ticketId)}`;
-}
-
 /**
  * A "Join conversation" button for a user who is not yet a participant. On success it
  * calls `onJoined(answer)`; failures are announced in `status` (an aria-live element).

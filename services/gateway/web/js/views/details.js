@@ -5,7 +5,7 @@
 import { api } from "../api.js";
 import { append, el, fromTemplate, keepingFocus, replaceChildren } from "../dom.js";
 import { stateLabel, ticketNumber, timeElement } from "../format.js";
-import { conversationParts, joinButton, messengerConversationUrl } from "./conversation.js";
+import { conversationParts, joinButton } from "./conversation.js";
 
 export function mountDetails(root, app, ticketId) {
   const view = fromTemplate("tpl-details");
@@ -88,7 +88,7 @@ export function mountDetails(root, app, ticketId) {
       "a",
       {
         className: ticket.participant ? "button-primary" : "button-secondary",
-        href: messengerConversationUrl(ticket.conversation_id, ticket.id),
+        href: ticket.messenger_url,
         id: "send-message",
       },
       "Send us a message",

@@ -1,8 +1,8 @@
 /**
  * The Messenger side: the tickets space (tickets the user created or joined, any company)
- * with its banner back to the portal, and one ticket's conversation.
+ * with its banner back to the portal, and one conversation with its composer.
  */
-import { ApiError, api } from "../api.js";
+import { api } from "../api.js";
 import { el, fromTemplate, keepingFocus, replaceChildren } from "../dom.js";
 import { stateLabel, ticketNumber, timeElement } from "../format.js";
 import { conversationParts, joinButton } from "./conversation.js";
@@ -66,15 +66,14 @@ function ticketList(items, withPortal) {
     "ul",
     { className: "space-list" },
     items.map((item) => {
-      // The portal's details (and from there the conversation) only open with portal access.
-      const title = withPortal
+      // Straight into the ticket's conversation when the user may open it; otherwise to the
+      // portal's details, which only open with portal access.
+      const href =
+        item.messenger_url ?? (withPortal ? `/tickets/${encodeURIComponent(item.id)}` : null);
+      const title = href
         ? el(
             "a",
-            {
-              href: `/tickets/${encodeURIComponent(item.id)}`,
-              className: "space-title",
-              dataset: { focusKey: `space-${item.id}` },
-            },
+            { href, className: "space-title", dataset: { focusKey: `space-${item.id}` } },
             item.title,
           )
         : el("span", { className: "space-title" }, item.title);
@@ -94,70 +93,115 @@ function ticketList(items, withPortal) {
   );
 }
 
-/** One conversation in the Messenger; `?ticket=` names its ticket (from the details view). */
+/**
+ * One conversation in the Messenger, loaded by its id: the customer-visible parts, the way
+ * to its ticket, and for a participant the composer ("Join conversation" for a user who may
+ * see the ticket but does not take part yet).
+ */
 export function mountConversation(root, app, conversationId) {
   const slot = messengerShell(root, app, "Conversation");
-  const ticketId = new URLSearchParams(window.location.search).get("ticket");
+  const address = `/api/messenger/conversations/${encodeURIComponent(conversationId)}`;
+  const thread = el("div", { className: "thread" });
+  const actions = el("div", { className: "conversation-actions" });
   const actionStatus = el("p", {
     className: "action-status",
     role: "status",
     "aria-live": "polite",
   });
-  slot("content").after(actionStatus);
+  slot("content").append(thread, actions, actionStatus);
+  // Messages sent from here that the read side does not show yet (it follows within a second).
+  let sent = [];
+  let joined = false;
+  let composer = null;
+  let shown = null;
   let shownSignature = "";
   let inflight = null;
-  if (ticketId) {
-    slot("status").textContent = "Loading the conversation…";
-    load({ first: true });
-  } else {
-    slot("status").textContent = "Open this conversation from its ticket in your tickets.";
-  }
+  slot("status").textContent = "Loading the conversation…";
+  load({ first: true });
 
   async function load({ first = false } = {}) {
     const controller = new AbortController();
     inflight = controller;
     try {
-      const ticket = await api(`/api/portal/tickets/${encodeURIComponent(ticketId)}`, {
-        signal: controller.signal,
-      });
-      if (ticket.conversation_id !== conversationId) throw new ApiError(404, null);
-      const signature = JSON.stringify(ticket);
+      const conversation = await api(address, { signal: controller.signal });
+      const known = new Set(conversation.parts.map((part) => part.id));
+      sent = sent.filter((part) => !known.has(part.id));
+      const signature = JSON.stringify([conversation, sent, joined]);
       if (signature === shownSignature) return;
       shownSignature = signature;
-      keepingFocus(() => render(ticket));
+      shown = conversation;
+      keepingFocus(() => render(conversation));
       if (first) slot("heading").focus({ preventScroll: true });
     } catch (error) {
       if (error.name === "AbortError") return;
       if (error.status === 401) app.signedOut();
-      else if (first || error.status === 404) {
-        slot("status").textContent =
-          error.status === 404 || error.status === 403
-            ? "This conversation is not available to you."
-            : "We couldn’t load this conversation. Try again in a moment.";
-      }
+      else if (first || error.status === 404) showUnavailable(error);
     } finally {
       if (inflight === controller) inflight = null;
     }
   }
 
-  function render(ticket) {
-    slot("heading").textContent = ticket.title;
+  function showUnavailable(error) {
+    shown = null;
+    shownSignature = "";
+    thread.replaceChildren();
+    actions.replaceChildren();
+    composer = null;
+    slot("heading").textContent = "Conversation";
+    slot("status").textContent =
+      error.status === 404
+        ? "This conversation is not available to you."
+        : "We couldn’t load this conversation. Try again in a moment.";
+  }
+
+  function render(conversation) {
+    const { ticket } = conversation;
+    slot("heading").textContent = ticket ? ticket.title : "Conversation";
+    document.title = `${ticket ? ticket.title : "Conversation"} · Messenger`;
+    if (app.me) slot("banner").href = conversation.portal_url;
     slot("status").textContent = "";
-    const join = ticket.participant
-      ? el("p", { className: "hint" }, "You are part of this conversation.")
-      : joinButton(ticket.id, actionStatus, () => load(), app.signedOut);
     replaceChildren(
-      slot("content"),
-      el(
-        "p",
-        { className: "space-meta" },
-        el("span", { className: `state-badge state-${ticket.state}` }, stateLabel(ticket.state)),
-        ` ${ticketNumber(ticket.id)} · `,
-        el("a", { href: `/tickets/${encodeURIComponent(ticket.id)}` }, "Ticket details"),
-      ),
-      el("ol", { className: "conversation" }, conversationParts(ticket.conversation)),
-      join,
+      thread,
+      ticket
+        ? el(
+            "p",
+            { className: "space-meta" },
+            el(
+              "span",
+              { className: `state-badge state-${ticket.state}` },
+              stateLabel(ticket.state),
+            ),
+            ` ${ticketNumber(ticket.id)} · `,
+            el("a", { href: `/tickets/${encodeURIComponent(ticket.id)}` }, "Ticket details"),
+          )
+        : null,
+      el("ol", { className: "conversation" }, conversationParts([...conversation.parts, ...sent])),
     );
+    if (conversation.participant || joined) {
+      composer ??= messageComposer(address, actionStatus, onSent, app.signedOut);
+      if (!actions.contains(composer)) replaceChildren(actions, composer);
+    } else if (ticket) {
+      replaceChildren(
+        actions,
+        joinButton(ticket.id, actionStatus, onJoined, app.signedOut),
+        el("p", { className: "hint" }, "Join to send messages in this conversation."),
+      );
+    }
+  }
+
+  /** The Messenger counts a join at once; the read side follows within a second. */
+  function onJoined() {
+    joined = true;
+    actionStatus.textContent = "You joined the conversation. You can send a message now.";
+    if (shown) render(shown);
+    composer?.querySelector("textarea").focus();
+    load();
+  }
+
+  function onSent(part) {
+    sent.push(part);
+    if (shown) keepingFocus(() => render(shown));
+    load();
   }
 
   return {
@@ -168,4 +212,80 @@ export function mountConversation(root, app, conversationId) {
       inflight?.abort();
     },
   };
+}
+
+/**
+ * The message form. Each message carries an Idempotency-Key of its own, kept while it is
+ * being retried unchanged, so sending again after a lost answer never posts it twice.
+ */
+function messageComposer(address, status, onSent, onSignedOut) {
+  const body = el("textarea", {
+    id: "message-body",
+    name: "body",
+    rows: "3",
+    maxlength: "20000",
+    "aria-required": "true",
+    placeholder: "Write a message…",
+  });
+  const send = el("button", { type: "submit", className: "button-primary" }, "Send");
+  const form = el(
+    "form",
+    { className: "composer", "aria-label": "Send us a message" },
+    el("label", { for: "message-body" }, "Your message"),
+    body,
+    el(
+      "div",
+      { className: "composer-actions" },
+      el("span", { className: "hint" }, "Ctrl+Enter sends"),
+      send,
+    ),
+  );
+  let draft = null;
+  let key = null;
+  body.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = body.value.trim();
+    status.classList.remove("is-problem");
+    if (!text) {
+      status.textContent = "Write a message first.";
+      body.focus();
+      return;
+    }
+    if (text !== draft) {
+      draft = text;
+      key = newIdempotencyKey();
+    }
+    send.disabled = true;
+    status.textContent = "Sending…";
+    try {
+      const part = await api(`${address}/messages`, {
+        method: "POST",
+        body: { body: text },
+        headers: { "Idempotency-Key": key },
+      });
+      body.value = "";
+      draft = null;
+      status.textContent = "Message sent.";
+      onSent(part);
+    } catch (error) {
+      if (error.status === 401) {
+        onSignedOut();
+        return;
+      }
+      status.classList.add("is-problem");
+      status.textContent = `Your message was not sent: ${error.message}`;
+    } finally {
+      send.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** 128 random bits as hex (`crypto.randomUUID` needs a secure context; this does not). */
+function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `message-${Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
 }

@@ -1,7 +1,9 @@
 /**
  * The ticket table: search as you type, filters, sort, pages, attribute columns, CSV export
  * and a live refresh that keeps the user's place. The URL's query string is the source of
- * truth for what is shown; every change pushes a history entry so "back" undoes it.
+ * truth for what is shown; every change pushes a history entry so "back" undoes it. The
+ * filters' choices come from their own endpoint: once after signing in (kept in `app`),
+ * and again whenever a live refresh finds the list changed.
  */
 import { api } from "../api.js";
 import {
@@ -59,6 +61,7 @@ export function mountTickets(root, app) {
   let shownSignature = "";
   let sequence = 0;
   let inflight = null;
+  let facetsInflight = null;
   let searchTimer = null;
 
   slot("companies").textContent = companiesLine(app.me.companies);
@@ -77,6 +80,7 @@ export function mountTickets(root, app) {
     false,
   );
   syncControls();
+  if (app.facets) renderFacets(app.facets);
   root.replaceChildren(view);
 
   // --- user actions --------------------------------------------------------------------
@@ -129,6 +133,7 @@ export function mountTickets(root, app) {
   document.addEventListener("keydown", focusSearchOnSlash);
 
   load();
+  if (!app.facets) loadFacets();
 
   /** Show `next` and record it in the URL; typing a search keeps one history entry. */
   function commit(next, typing = false) {
@@ -175,7 +180,8 @@ export function mountTickets(root, app) {
         load();
         return;
       }
-      render(result, { force: !silent });
+      const changed = render(result, { force: !silent });
+      if (silent && changed) loadFacets();
     } catch (error) {
       if (mine !== sequence || error.name === "AbortError") return;
       if (error.status === 401) {
@@ -188,6 +194,21 @@ export function mountTickets(root, app) {
         inflight = null;
         slot("region").setAttribute("aria-busy", "false");
       }
+    }
+  }
+
+  /** The filter choices; on failure the filters keep offering what they had. */
+  async function loadFacets() {
+    if (facetsInflight) return;
+    const controller = new AbortController();
+    facetsInflight = controller;
+    try {
+      app.facets = await api("/api/portal/tickets/facets", { signal: controller.signal });
+      renderFacets(app.facets);
+    } catch (error) {
+      if (error.name !== "AbortError" && error.status === 401) app.signedOut();
+    } finally {
+      if (facetsInflight === controller) facetsInflight = null;
     }
   }
 
@@ -219,9 +240,11 @@ export function mountTickets(root, app) {
 
   // --- rendering -------------------------------------------------------------------------
 
+  /** Draw an answer unless it is the one shown (or `force`); whether the answer changed. */
   function render(result, { force = false } = {}) {
     const signature = JSON.stringify(result);
-    if (!force && signature === shownSignature) return;
+    const changed = signature !== shownSignature;
+    if (!force && !changed) return false;
     shownSignature = signature;
     answer = result;
     slot("error").hidden = true;
@@ -233,7 +256,6 @@ export function mountTickets(root, app) {
         slot("body"),
         result.items.map((item) => row(item, columns)),
       );
-      renderFacets(result.facets ?? {});
       renderColumnChooser(result.items);
       renderPagination(result.total);
     });
@@ -247,6 +269,7 @@ export function mountTickets(root, app) {
         : "There are no tickets to show yet.";
       slot("empty-clear").hidden = !isNarrowed(state);
     }
+    return changed;
   }
 
   function visibleColumns(items) {
@@ -495,6 +518,7 @@ export function mountTickets(root, app) {
     unmount() {
       clearTimeout(searchTimer);
       inflight?.abort();
+      facetsInflight?.abort();
       document.removeEventListener("keydown", focusSearchOnSlash);
     },
   };
