@@ -116,6 +116,12 @@ TICKET_ID = _required({"ticket_id": f.ticket_id()})
 CONVERSATION_ID = _required({"conversation_id": f.entity_id()})
 USER_ID = _required({"user_id": f.entity_id()})
 JOIN_CONVERSATION = _required({"ticket_id": f.ticket_id(), "user_id": f.entity_id()})
+# The HTTP body of a portal join carries nothing: the ticket is in the path, the user is the
+# session's.
+JOIN_BODY: dict = {}
+# A portal user's reply in the Messenger: only its text (the author is the session's user,
+# and a user never writes internal notes).
+USER_REPLY = _required({"body": f.text(minlength=1)})
 
 # messenger_bridge -------------------------------------------------------------------------
 

@@ -29,12 +29,6 @@ from services.gateway.responses import clear_session_cookie, json_response, set_
 
 log = get_logger(__name__)
 
-# A join carries no fields; an empty object (or no body) is all it accepts.
-JOIN_CONVERSATION: dict = {}
-# A portal user's message: only its text (the author is the session's user, and a user never
-# writes internal notes). The body rule is the kernel's, as for any conversation part.
-USER_REPLY = {"body": commands.ADD_PART["body"]}
-
 
 class GatewayService:
     name = "gateway"
@@ -87,13 +81,8 @@ class GatewayService:
 
     @route("POST", "/api/portal/session")
     def start_session(self, request: Request) -> Response:
-        credentials = read_json(request)
-        schema = (
-            commands.START_SESSION_WITH_TOKEN
-            if isinstance(credentials, dict) and "token" in credentials
-            else commands.START_SESSION_WITH_HASH
-        )
-        session = self.identity.start_session(validate(schema, credentials, "sign-in"))
+        # identity reads the credentials itself: unreadable ones are a 401 like wrong ones.
+        session = self.identity.start_session(read_json(request))
         log.info("portal session started", user_id=session["user_id"])
         response = json_response(session, 201)
         set_session_cookie(response, request, session["token"], session["expires_at"])
@@ -140,7 +129,7 @@ class GatewayService:
     def join_conversation(self, request: Request, ticket_id: str) -> Response:
         user_id = self._portal_user(request)
         number = ticket_number(ticket_id)
-        validate(JOIN_CONVERSATION, read_optional_json_object(request), "join")
+        validate(commands.JOIN_BODY, read_optional_json_object(request), "join")
         return json_response(self.messenger_bridge.join_conversation(number, user_id))
 
     @route("GET", "/api/messenger/tickets")
@@ -157,7 +146,7 @@ class GatewayService:
     def user_reply(self, request: Request, conversation_id: str) -> Response:
         user_id = self._portal_user(request)
         conversation_id = entity_id(conversation_id, "conversation")
-        command = validate(USER_REPLY, read_json(request), "message")
+        command = validate(commands.USER_REPLY, read_json(request), "message")
         self.portal_writes.scope_to(user_id)
         part = self.messenger_bridge.user_reply(conversation_id, user_id, command)
         return json_response(part, 201)

@@ -11,13 +11,22 @@ from kernel.contracts import commands
 from kernel.contracts.events import PORTAL_SETTINGS_STREAM
 from kernel.contracts.validation import validate
 from kernel.dependencies import EventLog, RequestContext
-from kernel.errors import NotFound, Unauthenticated
+from kernel.errors import NotFound, Unauthenticated, ValidationFailed
 from kernel.logging import get_logger
 from kernel.rpc import rpc
 from services.identity import domain, verification
 from services.identity.dependencies import PortalKeys, Sessions
 
 log = get_logger(__name__)
+
+
+def readable_credentials(schema: dict, credentials: Any) -> dict:
+    """Credentials that cannot even be read (missing, malformed, oversized) are refused like
+    wrong ones: 401, with the fields that are wrong named."""
+    try:
+        return validate(schema, credentials, "credentials")
+    except ValidationFailed as unreadable:
+        raise Unauthenticated(unreadable.message, unreadable.fields) from unreadable
 
 
 class IdentityService:
@@ -68,10 +77,10 @@ class IdentityService:
         """Verify the help desk's hand-off and open a portal session for that user."""
         if isinstance(credentials, dict) and "token" in credentials:
             method = "jwt"
-            command = validate(commands.START_SESSION_WITH_TOKEN, credentials, "credentials")
+            command = readable_credentials(commands.START_SESSION_WITH_TOKEN, credentials)
         else:
             method = "user_hash"
-            command = validate(commands.START_SESSION_WITH_HASH, credentials, "credentials")
+            command = readable_credentials(commands.START_SESSION_WITH_HASH, credentials)
         try:
             identity = self._verified_identity(method, command)
             domain.check_hand_off_email(self._contact(identity["user_id"]), identity["email"])
@@ -125,7 +134,7 @@ class IdentityService:
 
     @rpc
     def authenticate_session(self, token: str) -> dict:
-        validate(commands.SESSION_TOKEN, {"token": token}, "session token")
+        readable_credentials(commands.SESSION_TOKEN, {"token": token})
         claims = verification.read_session_token(self.keys.session_secret, token)
         contact_history = self.event_log.read_stream(domain.contact_stream(claims["sub"]))
         session = domain.check_session(

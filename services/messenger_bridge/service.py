@@ -21,9 +21,6 @@ log = get_logger(__name__)
 # Ids derived from an idempotency key: uuid5(namespace, "<purpose>:<key>").
 DERIVED_ID_NAMESPACE = uuid.UUID("c4f1d9e2-7a3b-4c5d-8e6f-0a1b2c3d4e5f")
 PORTAL_URL = "/"
-# A portal user's message: only its text (the author is the session's user, and a user never
-# writes internal notes). The body rule is the kernel's, as for any conversation part.
-USER_REPLY = {"body": commands.ADD_PART["body"]}
 
 
 class MessengerBridgeService:
@@ -87,7 +84,7 @@ class MessengerBridgeService:
         asked only whether a non-participant may open it (403) or not (404)."""
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
-        command = validate(USER_REPLY, command, "message")
+        command = validate(commands.USER_REPLY, command, "message")
         stream = domain.stream_of(conversation_id)
         conversation = domain.existing_conversation(
             self.event_log.read_stream(stream), conversation_id

@@ -215,10 +215,13 @@ def test_credentials_that_do_not_verify_are_401_and_start_nothing(world, credent
     assert stored_events(world["stack"]) == before
 
 
-def test_a_malformed_hash_is_a_422_naming_it(api):
-    answer = api.call("POST", "/api/portal/session", json={"user_id": "ann", "user_hash": "abc"})
-    assert answer.status_code == 422
-    assert "user_hash" in error_of(answer)["fields"]
+def test_a_malformed_or_missing_hash_is_a_401_naming_it(api):
+    for credentials in ({"user_id": "ann", "user_hash": "abc"}, {"user_id": "ann"}):
+        answer = api.call("POST", "/api/portal/session", json=credentials)
+        assert answer.status_code == 401
+        assert error_of(answer)["code"] == "unauthenticated"
+        assert "user_hash" in error_of(answer)["fields"]
+        assert "Set-Cookie" not in answer.headers
 
 
 # session credentials ------------------------------------------------------------------------

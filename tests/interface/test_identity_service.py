@@ -267,7 +267,7 @@ def test_malformed_credentials_are_refused_naming_the_field_and_append_nothing(
     identity, unchanged, credentials, field
 ):
     with unchanged:
-        error = refused(ValidationFailed, identity.start_session, credentials)
+        error = refused(Unauthenticated, identity.start_session, credentials)
 
     assert field in error.fields
 
@@ -381,7 +381,7 @@ def test_forged_session_tokens_do_not_authenticate(identity, forge):
 
 @pytest.mark.parametrize("token", [{"$gt": ""}, "", "x" * 4097, None])
 def test_a_malformed_session_token_is_refused_naming_the_field(identity, token):
-    assert "token" in refused(ValidationFailed, identity.authenticate_session, token).fields
+    assert "token" in refused(Unauthenticated, identity.authenticate_session, token).fields
 
 
 def test_a_session_ended_by_logout_no_longer_authenticates(identity, store, unchanged):
