@@ -7,27 +7,9 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from kernel.eventstore import open_event_store
 from services.companies.service import CompaniesService
 from services.identity.service import IdentityService
-
-
-@pytest.fixture
-def config(rabbit_config, data_dir):
-    return {
-        **rabbit_config,
-        "PORTAL_DATA_DIR": str(data_dir),
-        "PORTAL_IDENTITY_SECRET": "identity-secret-for-interface-tests",
-        "PORTAL_SESSION_SECRET": "session-secret-for-interface-tests",
-        "RPC_TIMEOUT": 5,
-    }
-
-
-@pytest.fixture
-def store(config):
-    store = open_event_store(config)
-    yield store
-    store.close()
+from tests.support.interface import refused
 
 
 @pytest.fixture
@@ -53,26 +35,6 @@ def identity(container_factory, config, rpc):
 @pytest.fixture
 def acme(companies, identity):
     return companies.create_company({"id": "acme", "name": "Acme"})
-
-
-@pytest.fixture
-def unchanged(store):
-    """Asserts, after the block, that nothing was appended to the store."""
-
-    class Unchanged:
-        def __enter__(self):
-            self.head = store.head_position()
-
-        def __exit__(self, *exc_info):
-            assert store.head_position() == self.head, "something was appended"
-
-    return Unchanged()
-
-
-def refused(error_type, call, *args):
-    with pytest.raises(error_type) as raised:
-        call(*args)
-    return raised.value
 
 
 def test_health(companies):

@@ -13,12 +13,10 @@ from structlog.testing import capture_logs
 
 from kernel.config import ConfigurationError
 from kernel.errors import NotFound, Unauthenticated, ValidationFailed
-from kernel.eventstore import open_event_store
 from services.identity.service import IdentityService
 from services.identity.verification import user_hash
+from tests.support.interface import IDENTITY_SECRET, SESSION_SECRET, refused
 
-IDENTITY_SECRET = "identity-secret-for-interface-tests-".ljust(64, "x")
-SESSION_SECRET = "session-secret-for-interface-tests-".ljust(64, "y")
 TTL = 3600
 ANN = {
     "id": "ann",
@@ -29,21 +27,9 @@ ANN = {
 
 
 @pytest.fixture
-def config(rabbit_config, data_dir):
-    return {
-        **rabbit_config,
-        "PORTAL_DATA_DIR": str(data_dir),
-        "PORTAL_IDENTITY_SECRET": IDENTITY_SECRET,
-        "PORTAL_SESSION_SECRET": SESSION_SECRET,
-        "PORTAL_SESSION_TTL_SECONDS": TTL,
-    }
-
-
-@pytest.fixture
-def store(config):
-    store = open_event_store(config)
-    yield store
-    store.close()
+def config(config):
+    """The shared settings, with the session lifetime the tests check."""
+    return {**config, "PORTAL_SESSION_TTL_SECONDS": TTL}
 
 
 @pytest.fixture
@@ -51,26 +37,6 @@ def identity(container_factory, config):
     container_factory(IdentityService, config).start()
     with ServiceRpcProxy("identity", config, timeout=10) as proxy:
         yield proxy
-
-
-@pytest.fixture
-def unchanged(store):
-    """Asserts, after the block, that nothing was appended to the store."""
-
-    class Unchanged:
-        def __enter__(self):
-            self.head = store.head_position()
-
-        def __exit__(self, *exc_info):
-            assert store.head_position() == self.head, "something was appended"
-
-    return Unchanged()
-
-
-def refused(error_type, call, *args):
-    with pytest.raises(error_type) as raised:
-        call(*args)
-    return raised.value
 
 
 def hashed(user_id: str, email: str | None = "ann@acme.example") -> dict:

@@ -12,7 +12,6 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.contracts import fields as f
 from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-from kernel.eventstore import open_event_store
 from services.companies.service import CompaniesService
 from services.identity.service import IdentityService
 from services.messenger_bridge.service import MessengerBridgeService
@@ -24,24 +23,6 @@ TESS = {"author_type": "teammate", "author_id": "tm-tess", "author_name": "Tess"
 
 
 @pytest.fixture
-def config(rabbit_config, data_dir):
-    return {
-        **rabbit_config,
-        "PORTAL_DATA_DIR": str(data_dir),
-        "PORTAL_IDENTITY_SECRET": "identity-secret-for-messenger-tests",
-        "PORTAL_SESSION_SECRET": "session-secret-for-messenger-tests",
-        "RPC_TIMEOUT": 10,
-    }
-
-
-@pytest.fixture
-def store(config):
-    store = open_event_store(config)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def rpc(container_factory, config):
     for service in (IdentityService, CompaniesService, TicketsService, MessengerBridgeService):
         container_factory(service, config).start()
@@ -49,24 +30,6 @@ def rpc(container_factory, config):
         for contact_id, name in CONTACTS.items():
             cluster.identity.save_contact({"id": contact_id, "name": name})
         yield cluster
-
-
-class Unchanged:
-    """``with unchanged:`` asserts that nothing was appended to the store inside the block."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def __enter__(self) -> None:
-        self.head = self.store.head_position()
-
-    def __exit__(self, *exc_info) -> None:
-        assert self.store.head_position() == self.head, "something was appended"
-
-
-@pytest.fixture
-def unchanged(store):
-    return Unchanged(store)
 
 
 def start(rpc, user_id: str = "ann", body: str = "My printer is on fire") -> dict:

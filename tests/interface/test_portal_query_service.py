@@ -12,7 +12,6 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.errors import NoPortalAccess, NotFound, ValidationFailed
-from kernel.eventstore import open_event_store
 from portalctl.projections import rebuild
 from portalctl.stack import REPOSITORY, Stack
 from services.portal_query.dependencies import Projection
@@ -25,16 +24,9 @@ WAIT = 20  # seconds a test waits for an answer before it fails (not a timing as
 
 
 @pytest.fixture
-def config(rabbit_config, data_dir):
+def config(config):
     # A long timer: within a test, only the bus prompt can make an event visible quickly.
-    return {**rabbit_config, "PORTAL_DATA_DIR": str(data_dir), "CATCH_UP_INTERVAL": 30}
-
-
-@pytest.fixture
-def store(config):
-    store = open_event_store(config)
-    yield store
-    store.close()
+    return {**config, "CATCH_UP_INTERVAL": 30}
 
 
 @pytest.fixture

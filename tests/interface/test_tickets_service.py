@@ -16,7 +16,6 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.contracts import fields as f
 from kernel.errors import ConcurrencyConflict, Conflict, NotFound, ValidationFailed
-from kernel.eventstore import open_event_store
 from services.companies.service import CompaniesService
 from services.identity.service import IdentityService
 from services.messenger_bridge.service import MessengerBridgeService
@@ -26,24 +25,6 @@ from tests.support.broker import AUTH, MANAGEMENT
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 CONTACTS = {"ann": ["acme"], "bob": ["acme", "globex"], "cid": [], "dee": ["globex"]}
-
-
-@pytest.fixture
-def config(rabbit_config, data_dir):
-    return {
-        **rabbit_config,
-        "PORTAL_DATA_DIR": str(data_dir),
-        "PORTAL_IDENTITY_SECRET": "identity-secret-for-ticket-tests",
-        "PORTAL_SESSION_SECRET": "session-secret-for-ticket-tests",
-        "RPC_TIMEOUT": 10,
-    }
-
-
-@pytest.fixture
-def store(config):
-    store = open_event_store(config)
-    yield store
-    store.close()
 
 
 @pytest.fixture
@@ -59,24 +40,6 @@ def rpc(container_factory, config):
             for company_id in companies:
                 cluster.companies.add_member(company_id, {"user_id": contact_id})
         yield cluster
-
-
-class Unchanged:
-    """``with unchanged:`` asserts that nothing was appended to the store inside the block."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def __enter__(self) -> None:
-        self.head = self.store.head_position()
-
-    def __exit__(self, *exc_info) -> None:
-        assert self.store.head_position() == self.head, "something was appended"
-
-
-@pytest.fixture
-def unchanged(store):
-    return Unchanged(store)
 
 
 def ticket_events(store, ticket_id: int) -> list[str]:
