@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from portalctl.stack import REPOSITORY
-from tests.support.api import api_stack, error_of, eventually, stored_events
+from tests.support.api import api_stack, error_of, stored_events
+from tests.support.waiting import eventually
 
 DOCUMENT = yaml.safe_load((REPOSITORY / "services" / "gateway" / "openapi.yaml").read_text())
 ADMIN_OPERATIONS = sorted(

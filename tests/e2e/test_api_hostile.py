@@ -25,8 +25,9 @@ from jwt.warnings import InsecureKeyLengthWarning
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.portal_query.storage import PROJECTIONS_FILE
-from tests.support.api import api_stack, error_of, eventually, user_hash
+from tests.support.api import api_stack, error_of, user_hash
 from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, SESSION_SECRET
+from tests.support.waiting import eventually
 
 SESSION_TTL = 15
 CANARY = f"Canary{uuid.uuid4().hex}"

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api import api_stack, error_of, eventually, stored_events
+from tests.support.api import api_stack, error_of, stored_events
+from tests.support.waiting import eventually
 
 NOTE = "CANARY-internal-note-5d2e"
 CONTACTS = {

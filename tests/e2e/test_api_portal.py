@@ -12,8 +12,9 @@ import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
-from tests.support.api import api_stack, error_of, eventually, stored_events, user_hash
+from tests.support.api import api_stack, error_of, stored_events, user_hash
 from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET
+from tests.support.waiting import eventually
 
 INTERNAL_NOTE = "CANARY-internal-note-7f3a"
 INTERNAL_VALUE = "CANARY-internal-attribute-9b1c"

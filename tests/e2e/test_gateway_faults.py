@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from portalctl.stack import PROCESSES, REPOSITORY, Stack
-from tests.support.api import BROKER_URI, Api, error_of, eventually, stored_events
+from tests.support.api import BROKER_URI, Api, error_of, stored_events
 from tests.support.broker import fresh_vhost
 from tests.support.stack import (
     ADMIN_TOKEN,
@@ -20,6 +20,7 @@ from tests.support.stack import (
     SESSION_SECRET,
     free_port,
 )
+from tests.support.waiting import eventually
 
 RPC_TIMEOUT = 2
 MISSING = "messenger_bridge"

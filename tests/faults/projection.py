@@ -14,8 +14,8 @@ from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.projections import rebuild
 from portalctl.stack import Stack
 from services.portal_query.storage import PROJECTIONS_FILE, SqliteProjectionStorage
-from tests.support.api import eventually
 from tests.support.portal_events import History
+from tests.support.waiting import eventually
 
 STATES = ("submitted", "in_progress", "waiting_on_customer", "resolved")
 

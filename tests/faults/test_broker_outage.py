@@ -27,7 +27,8 @@ import requests
 from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
 from tests.faults.broker import PRIVATE_NODE, broker_stopped, other_runs
-from tests.support.api import Api, api_stack, eventually
+from tests.support.api import Api, api_stack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
 

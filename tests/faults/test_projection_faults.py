@@ -24,8 +24,8 @@ from tests.faults.projection import (
     wait_until_answering,
     wait_until_caught_up,
 )
-from tests.support.api import eventually
 from tests.support.broker import fresh_vhost
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
 

@@ -14,7 +14,8 @@ import pytest
 
 from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
-from tests.support.api import api_stack, error_of, eventually
+from tests.support.api import api_stack, error_of
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
 

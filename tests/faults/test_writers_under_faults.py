@@ -14,8 +14,9 @@ import requests
 from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.stack import Stack
-from tests.support.api import api_stack, error_of, eventually
+from tests.support.api import api_stack, error_of
 from tests.support.broker import AUTH, MANAGEMENT
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
 

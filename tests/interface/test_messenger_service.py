@@ -5,7 +5,6 @@ portal_query beside it."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -17,6 +16,7 @@ from services.identity.service import IdentityService
 from services.messenger_bridge.service import MessengerBridgeService
 from services.portal_query.service import PortalQueryService
 from services.tickets.service import TicketsService
+from tests.support.waiting import eventually
 
 CONTACTS = {"ann": "Ann Archer", "bob": "Bob Baker", "cid": None}
 TESS = {"author_type": "teammate", "author_id": "tm-tess", "author_name": "Tess"}
@@ -238,10 +238,7 @@ def portal(container_factory, config, rpc, store):
 
 def caught_up(rpc, store, timeout: float = 30) -> None:
     """Until portal_query has applied everything in the store (a readiness wait)."""
-    deadline = time.monotonic() + timeout
-    while rpc.portal_query.status()["checkpoint"] < store.head_position():
-        assert time.monotonic() < deadline, "portal_query did not catch up"
-        time.sleep(0.05)
+    eventually(lambda: rpc.portal_query.status()["checkpoint"] >= store.head_position(), timeout)
 
 
 def test_a_user_who_sees_the_ticket_joins_its_conversation_once(rpc, store, portal):

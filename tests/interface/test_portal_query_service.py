@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -18,6 +17,7 @@ from services.portal_query.dependencies import Projection
 from services.portal_query.domain import HANDLERS
 from services.portal_query.service import PortalQueryService
 from services.portal_query.storage import open_projection_storage
+from tests.support import waiting
 from tests.support.portal_events import History, acme_world
 
 WAIT = 20  # seconds a test waits for an answer before it fails (not a timing assertion)
@@ -47,20 +47,10 @@ def rpc(config):
         yield cluster.portal_query
 
 
-def eventually(probe, wait: float = WAIT):
-    """``probe()`` once it stops raising and returns something truthy."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            answer = probe()
-            if answer:
-                return answer
-        except (NoPortalAccess, NotFound):
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no answer within {wait}s: {answer!r}")
-        time.sleep(0.02)
+def eventually(probe):
+    """``probe()`` once it stops raising (the read side has not seen the user or ticket yet)
+    and returns something truthy."""
+    return waiting.eventually(probe, WAIT, tolerating=(NoPortalAccess, NotFound))
 
 
 def test_events_appended_to_the_store_show_up_in_every_answer(

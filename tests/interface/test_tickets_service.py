@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +20,7 @@ from services.identity.service import IdentityService
 from services.messenger_bridge.service import MessengerBridgeService
 from services.tickets.service import TicketsService
 from tests.support.broker import AUTH, MANAGEMENT
+from tests.support.waiting import eventually
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -444,15 +444,14 @@ def second_tickets_process(rpc, config, tmp_path):
 
 
 def wait_for_consumers(vhost: str, queue: str, count: int, process, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
     url = f"{MANAGEMENT}/queues/{quote(vhost, safe='')}/{queue}"
-    while time.monotonic() < deadline:
+
+    def enough_consumers() -> bool:
         assert process.poll() is None, "the second tickets process exited"
         answer = requests.get(url, auth=AUTH, timeout=5)
-        if answer.ok and answer.json().get("consumers", 0) >= count:
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{queue} never had {count} consumers")
+        return answer.ok and answer.json().get("consumers", 0) >= count
+
+    eventually(enough_consumers, timeout)
 
 
 def test_concurrent_creates_in_two_processes_get_gapless_ids(rpc, store, second_tickets_process):

@@ -7,10 +7,9 @@ import contextlib
 import hashlib
 import hmac
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 from openapi_core import OpenAPI
@@ -23,7 +22,6 @@ from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, running_stack
 
 OPENAPI = OpenAPI.from_file_path(str(REPOSITORY / "services" / "gateway" / "openapi.yaml"))
 BROKER_URI = os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
-T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -101,15 +99,3 @@ def stored_events(stack: Stack) -> int:
         return store.head_position()
     finally:
         store.close()
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
-    """The first truthy answer of ``probe``: the read side catches up asynchronously."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still {answer!r} after {timeout}s")
-        time.sleep(0.05)
