@@ -3,41 +3,21 @@ this error. Every decision is also checked against the event contracts."""
 
 from __future__ import annotations
 
-import uuid
+import functools
 
 import pytest
 
-from kernel.contracts.envelope import RecordedEvent, check_payload
 from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from services.messenger_bridge import domain
+from tests.support.decisions import checked, history
 
 ANN = {"id": "ann", "email": "ann@acme.test", "name": "Ann Example", "attributes": {}}
 BOB = {"id": "bob", "email": None, "name": None, "attributes": {}}
 
 
-def recorded(*decisions: domain.Decision) -> list[RecordedEvent]:
-    return [
-        RecordedEvent(
-            version,
-            str(uuid.uuid4()),
-            "conversation-conv-1",
-            version,
-            event_type,
-            1,
-            f"2026-03-0{version}T10:00:00.000000+00:00",
-            None,
-            None,
-            payload,
-            {},
-        )
-        for version, (event_type, payload) in enumerate(decisions, start=1)
-    ]
-
-
-def valid(decisions: list[domain.Decision]) -> list[domain.Decision]:
-    for event_type, payload in decisions:
-        check_payload("conversation-conv-1", event_type, 1, payload)
-    return decisions
+# Every decision here is about one conversation, in its stream.
+recorded = functools.partial(history, "conversation-conv-1")
+valid = functools.partial(checked, "conversation-conv-1")
 
 
 def started() -> list[domain.Decision]:

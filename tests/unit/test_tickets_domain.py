@@ -3,44 +3,24 @@ error. Every decision is also checked against the event contracts."""
 
 from __future__ import annotations
 
+import functools
 import itertools
-import uuid
 
 import pytest
 
 from kernel.contracts import fields as f
-from kernel.contracts.envelope import RecordedEvent, check_payload
 from kernel.errors import Conflict, NotFound, ValidationFailed
 from services.tickets import domain
+from tests.support.decisions import checked, history
 
 ACME, GLOBEX = "acme", "globex"
 KNOWN = {"ann", "bob", "cid", "dee"}
 COMPANIES = {"ann": [ACME], "bob": [ACME, GLOBEX], "cid": [], "dee": [GLOBEX]}
 
 
-def recorded(*decisions: domain.Decision, stream: str = "ticket-7") -> list[RecordedEvent]:
-    return [
-        RecordedEvent(
-            version,
-            str(uuid.uuid4()),
-            stream,
-            version,
-            event_type,
-            1,
-            f"2026-03-0{version}T10:00:00.000000+00:00",
-            None,
-            None,
-            payload,
-            {},
-        )
-        for version, (event_type, payload) in enumerate(decisions, start=1)
-    ]
-
-
-def valid(decisions: list[domain.Decision]) -> list[domain.Decision]:
-    for event_type, payload in decisions:
-        check_payload("ticket-7", event_type, 1, payload)
-    return decisions
+# Every decision here is about ticket 7, in its stream.
+recorded = functools.partial(history, "ticket-7")
+valid = functools.partial(checked, "ticket-7")
 
 
 def opened(command: dict, creator: str = "ann", conversation=None, others=()) -> list:
