@@ -117,17 +117,7 @@ def ticket_with_canaries(api, creator: str, title: str) -> dict:
         (f"We are looking at: {title}", False),
         (f"{title} {CANARY} internal only", True),
     ]:
-        api.admin_ok(
-            "POST",
-            f"/api/admin/conversations/{conversation['id']}/parts",
-            json={
-                "author_type": "teammate",
-                "author_id": "sam",
-                "author_name": "Sam",
-                "body": body,
-                "internal": internal,
-            },
-        )
+        api.teammate_part(conversation["id"], body, internal=internal)
     return ticket
 
 
@@ -147,16 +137,7 @@ def markup_ticket(api) -> dict:
             ],
         },
     )
-    api.admin_ok(
-        "POST",
-        f"/api/admin/conversations/{conversation['id']}/parts",
-        json={
-            "author_type": "teammate",
-            "author_id": "sam",
-            "author_name": MARKUP["author"],
-            "body": f"{MARKUP['part']} again",
-        },
-    )
+    api.teammate_part(conversation["id"], f"{MARKUP['part']} again", author_name=MARKUP["author"])
     return ticket
 
 

@@ -55,12 +55,7 @@ def ticket_from_conversation(api, creator: str, title: str) -> dict:
         json={"type": "Bug", "title": title},
     )
     for body, internal in (("We are on it", False), (NOTE, True)):
-        part = {"author_type": "teammate", "author_id": "sam", "author_name": "Sam", "body": body}
-        api.admin_ok(
-            "POST",
-            f"/api/admin/conversations/{conversation['id']}/parts",
-            json={**part, "internal": internal},
-        )
+        api.teammate_part(conversation["id"], body, internal=internal)
     return ticket
 
 

@@ -96,27 +96,8 @@ def world(tmp_path_factory):
                     ],
                 },
             )
-            api.admin_ok(
-                "POST",
-                f"/api/admin/conversations/{conversation['id']}/parts",
-                json={
-                    "author_type": "teammate",
-                    "author_id": "sam",
-                    "author_name": "Sam",
-                    "body": "We are on it",
-                },
-            )
-            api.admin_ok(
-                "POST",
-                f"/api/admin/conversations/{conversation['id']}/parts",
-                json={
-                    "author_type": "teammate",
-                    "author_id": "sam",
-                    "author_name": "Sam",
-                    "body": INTERNAL_NOTE,
-                    "internal": True,
-                },
-            )
+            api.teammate_part(conversation["id"], "We are on it")
+            api.teammate_part(conversation["id"], INTERNAL_NOTE, internal=True)
             tickets[key] = ticket
         sessions = {user: api.sign_in(user, CONTACTS[user][0]) for user in ("ann", "bob", "dave")}
 

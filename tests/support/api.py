@@ -73,6 +73,22 @@ class Api:
         assert response.status_code in (200, 201), (path, response.status_code, response.text)
         return response.json()
 
+    def teammate_part(
+        self, conversation_id: str, body: str, *, internal: bool = False, author_name: str = "Sam"
+    ) -> dict:
+        """A teammate's reply (or, ``internal``, note) on a conversation; it must be added."""
+        return self.admin_ok(
+            "POST",
+            f"/api/admin/conversations/{conversation_id}/parts",
+            json={
+                "author_type": "teammate",
+                "author_id": "sam",
+                "author_name": author_name,
+                "body": body,
+                "internal": internal,
+            },
+        )
+
     def sign_in(self, user_id: str, email: str | None = None) -> str:
         """A portal session token for a contact, by the user_hash hand-off."""
         body = {"user_id": user_id, "user_hash": user_hash(user_id)}
