@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from portalctl.stack import REPOSITORY
-from tests.support.api import api_stack, error_of, stored_events
+from tests.support.api import error_of, stored_events
 from tests.support.waiting import eventually
 
 DOCUMENT = yaml.safe_load((REPOSITORY / "services" / "gateway" / "openapi.yaml").read_text())
@@ -20,17 +20,6 @@ ADMIN_OPERATIONS = sorted(
     if path.startswith("/api/admin/")
     for method in item
 )
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    with api_stack(tmp_path_factory.mktemp("api_admin")) as (stack, api):
-        yield stack, api
-
-
-@pytest.fixture
-def api(platform):
-    return platform[1]
 
 
 def unique(prefix: str) -> str:

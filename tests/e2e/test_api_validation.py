@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from kernel.contracts import commands
 from services.gateway.inputs import MAX_BODY_BYTES, MAX_JSON_DEPTH
-from tests.support.api import api_stack, error_of, stored_events
+from tests.support.api import error_of, stored_events
 
 ANN = "ann"
 VALID_TICKET = {"type": "Bug", "title": "Printer on fire", "creator_id": ANN}
@@ -150,12 +150,6 @@ def bad_bodies():
 
 
 BAD_BODIES = list(bad_bodies())
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    with api_stack(tmp_path_factory.mktemp("api_validation")) as (stack, api):
-        yield stack, api
 
 
 @pytest.fixture(scope="module")

@@ -12,22 +12,11 @@ import pytest
 
 from portalctl.stack import REPOSITORY
 from services.gateway.dependencies import CONTENT_TYPES
-from tests.support.api import api_stack, error_of
+from tests.support.api import error_of
 from tests.support.stack import ADMIN_TOKEN
 
 WEB_ROOT = REPOSITORY / "services" / "gateway" / "web"
 SERVICES = {"identity", "companies", "tickets", "messenger_bridge", "portal_query"}
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory):
-    with api_stack(tmp_path_factory.mktemp("gateway_http")) as (stack, api):
-        yield stack, api
-
-
-@pytest.fixture
-def api(gateway):
-    return gateway[1]
 
 
 def raw_get(stack, path: str) -> http.client.HTTPResponse:
@@ -200,8 +189,8 @@ def test_a_script_is_served_as_javascript(api):
         "/static/no-such-file.js",
     ],
 )
-def test_no_file_outside_the_web_folder_is_ever_served(gateway, path):
-    stack, _ = gateway
+def test_no_file_outside_the_web_folder_is_ever_served(platform, path):
+    stack, _ = platform
     answer = raw_get(stack, path)
     assert answer.status == 404, (path, answer.body[:200])
     assert json.loads(answer.body)["error"]["code"] == "not_found"
@@ -211,8 +200,8 @@ def test_no_file_outside_the_web_folder_is_ever_served(gateway, path):
 # the request log ------------------------------------------------------------------------------
 
 
-def test_each_request_is_logged_once_with_its_route_and_never_its_secrets(gateway):
-    stack, api = gateway
+def test_each_request_is_logged_once_with_its_route_and_never_its_secrets(platform):
+    stack, api = platform
     correlation_id = f"log-check-{uuid.uuid4().hex}"
     canary = f"canary-{uuid.uuid4().hex}"
     answer = api.admin(
