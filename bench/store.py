@@ -9,7 +9,8 @@
   lock: the floor any SQLite event store stands on.
 
 The platform's append includes everything a service pays: envelope and payload validation
-against the schemas, the idempotency lookup, the optimistic version check and the insert.
+against the schemas, the optimistic version check and the insert. Stored ids are looked up
+(to answer a retry) only when the version is stale or the unique ``event_id`` refuses a row.
 A diagnostic row times the store's transaction alone (``_append``, validation skipped), to
 show how much of an append the validation is.
 Each run uses fresh files, and the three are interleaved run by run.
