@@ -8,11 +8,11 @@ import hmac
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
-from werkzeug.utils import send_file, send_from_directory
+from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
 from kernel.config import require
-from kernel.errors import NotFound, Unauthenticated
+from kernel.errors import Unauthenticated
 from services.gateway.auth import bearer_token
 from services.gateway.entrypoints import idempotency_context
 
@@ -94,12 +94,7 @@ class WebFiles:
         self.root = root
 
     def page(self, request: Request) -> Response:
-        path = self.root / PAGE
-        if not path.is_file():
-            raise NotFound("the portal page is not installed")
-        response = send_file(path, request.environ)
-        response.headers["Content-Type"] = CONTENT_TYPES[".html"]
-        return response
+        return self.static(request, PAGE)
 
     def static(self, request: Request, path: str) -> Response:
         content_type = CONTENT_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
