@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request
 
+from kernel.contracts import commands
 from kernel.errors import AccessDenied, Unauthenticated
 from services.gateway.responses import SESSION_COOKIE
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# A session or admin token is never longer than this (kernel's SESSION_TOKEN schema).
-MAX_TOKEN_LENGTH = 4096
+# A session or admin token is never longer than a session token may be.
+MAX_TOKEN_LENGTH = commands.SESSION_TOKEN["token"]["maxlength"]
 SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
 
 

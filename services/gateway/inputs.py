@@ -27,7 +27,7 @@ from kernel.errors import BadRequest, NotFound, ValidationFailed
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 16
 MAX_IDEMPOTENCY_KEY = 128
-MAX_TICKET_ID = 2**53
+MAX_TICKET_ID = f.ticket_id()["max"]
 
 _ENTITY_ID = re.compile(f.ID_PATTERN)
 _TICKET_NUMBER = re.compile(r"[1-9][0-9]{0,15}")
