@@ -484,10 +484,6 @@ class LoadSummary:
     streams: int
     seconds: float
 
-    @property
-    def events_per_second(self) -> float:
-        return self.events / self.seconds
-
 
 def load(
     store: EventStore, size: DatasetSize, seed: int = 42, end: datetime | None = None

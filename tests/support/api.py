@@ -37,7 +37,6 @@ class Api:
 
     def __init__(self, stack: Stack):
         self.base_url = stack.base_url
-        self.http = requests.Session()
 
     def call(
         self,

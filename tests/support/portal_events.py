@@ -23,10 +23,6 @@ from services.portal_query.search_index import SearchIndex
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def ts(when: datetime) -> float:
-    return when.timestamp()
-
-
 class History:
     """Recorded events with consecutive positions and a clock a test moves by hand."""
 
