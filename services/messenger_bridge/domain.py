@@ -58,7 +58,6 @@ class Conversation:
     contact_id: str
     participant_ids: tuple[str, ...]
     parts: tuple[Part, ...]
-    version: int
 
     def part(self, part_id: str) -> Part | None:
         return next((part for part in self.parts if part.part_id == part_id), None)
@@ -81,7 +80,7 @@ def fold(history: Iterable[RecordedEvent]) -> Conversation | None:
         data = event.payload
         if event.type == "ConversationStarted":
             conversation = Conversation(
-                data["conversation_id"], data["contact_id"], (data["contact_id"],), (), 0
+                data["conversation_id"], data["contact_id"], (data["contact_id"],), ()
             )
         elif conversation is None:
             continue
@@ -99,7 +98,6 @@ def fold(history: Iterable[RecordedEvent]) -> Conversation | None:
         elif event.type == "ConversationParticipantJoined":
             participants = (*conversation.participant_ids, data["contact_id"])
             conversation = replace(conversation, participant_ids=participants)
-        conversation = replace(conversation, version=event.stream_version)
     return conversation
 
 
