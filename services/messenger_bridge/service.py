@@ -85,22 +85,19 @@ class MessengerBridgeService:
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
         command = validate(commands.USER_REPLY, command, "message")
-        stream = domain.stream_of(conversation_id)
-        conversation = domain.existing_conversation(
-            self.event_log.read_stream(stream), conversation_id
-        )
-        if user_id not in conversation.participant_ids:
-            domain.refuse_outsider(conversation_id, self._may_open(user_id, conversation_id))
         part_id = self._new_id("part", "part")
         contact = self._contact(user_id)
 
         def decide(history: list[RecordedEvent]) -> list[NewEvent]:
             conversation = domain.existing_conversation(history, conversation_id)
+            if user_id not in conversation.participant_ids:
+                domain.refuse_outsider(conversation_id, self._may_open(user_id, conversation_id))
             return self._new_events(
                 domain.user_reply(conversation, part_id, user_id, command["body"], contact)
             )
 
-        part = domain.fold(execute(self.event_log, stream, decide)).part(part_id)
+        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        part = domain.fold(history).part(part_id)
         log.info(
             "user replied",
             conversation_id=conversation_id,
