@@ -56,18 +56,15 @@ export function ticketNumber(id) {
 }
 
 /**
- * Facet entries as {value, label, count}: the API may list plain names (ticket types) or
- * {id, name, count} records (creators, companies).
+ * Facet entries as {value, label}: ticket types come as plain names, creators as {id, name}
+ * records (one without a name is shown by its id).
  */
 export function facetOptions(entries) {
-  return (entries ?? []).map((entry) => {
-    if (typeof entry !== "object" || entry === null) {
-      return { value: String(entry), label: String(entry), count: null };
-    }
-    const value = String(entry.id ?? entry.value ?? entry.name ?? "");
-    const label = String(entry.name ?? entry.label ?? entry.value ?? entry.id ?? "");
-    return { value, label: label || value, count: entry.count ?? null };
-  });
+  return entries.map((entry) =>
+    typeof entry === "string"
+      ? { value: entry, label: entry }
+      : { value: entry.id, label: entry.name || entry.id },
+  );
 }
 
 export function plural(count, one, many) {

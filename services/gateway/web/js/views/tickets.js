@@ -557,13 +557,7 @@ function preview(data) {
 function fillSelect(select, options, keepFirst = true) {
   const first = keepFirst ? select.options[0] : null;
   select.replaceChildren(...(first ? [first] : []));
-  for (const option of options) {
-    const label =
-      option.count === null || option.count === undefined
-        ? option.label
-        : `${option.label} (${option.count})`;
-    select.append(el("option", { value: option.value }, label));
-  }
+  for (const option of options) select.append(el("option", { value: option.value }, option.label));
 }
 
 function clearedFilters(state) {
