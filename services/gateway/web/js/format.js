@@ -1,4 +1,5 @@
 /** Words and dates the customer reads. */
+import { el } from "./dom.js";
 
 export const STATES = [
   ["submitted", "Submitted"],
@@ -10,6 +11,10 @@ const STATE_LABELS = Object.fromEntries(STATES);
 
 export function stateLabel(state) {
   return STATE_LABELS[state] ?? String(state ?? "");
+}
+
+export function stateBadge(state) {
+  return el("span", { className: `state-badge state-${state}` }, stateLabel(state));
 }
 
 const MATCH_LOCATIONS = {

@@ -4,7 +4,7 @@
  */
 import { api } from "../api.js";
 import { el, fromTemplate, keepingFocus, replaceChildren } from "../dom.js";
-import { stateLabel, ticketNumber, timeElement } from "../format.js";
+import { stateBadge, ticketNumber, timeElement } from "../format.js";
 import { conversationParts, joinButton } from "./conversation.js";
 
 function messengerShell(root, app, heading) {
@@ -84,7 +84,7 @@ function ticketList(items, withPortal) {
         el(
           "p",
           { className: "space-meta" },
-          el("span", { className: `state-badge state-${item.state}` }, stateLabel(item.state)),
+          stateBadge(item.state),
           ` ${ticketNumber(item.id)} · ${item.type} · updated `,
           timeElement(item.updated_at),
         ),
@@ -166,11 +166,7 @@ export function mountConversation(root, app, conversationId) {
         ? el(
             "p",
             { className: "space-meta" },
-            el(
-              "span",
-              { className: `state-badge state-${ticket.state}` },
-              stateLabel(ticket.state),
-            ),
+            stateBadge(ticket.state),
             ` ${ticketNumber(ticket.id)} · `,
             el("a", { href: `/tickets/${encodeURIComponent(ticket.id)}` }, "Ticket details"),
           )

@@ -20,6 +20,7 @@ import {
   locationLabel,
   plural,
   STATES,
+  stateBadge,
   stateLabel,
   ticketNumber,
   timeElement,
@@ -522,10 +523,6 @@ export function mountTickets(root, app) {
       document.removeEventListener("keydown", focusSearchOnSlash);
     },
   };
-}
-
-function stateBadge(state) {
-  return el("span", { className: `state-badge state-${state}` }, stateLabel(state));
 }
 
 function preview(data) {
