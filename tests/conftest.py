@@ -5,8 +5,6 @@ import eventlet
 
 eventlet.monkey_patch()
 
-import os  # noqa: E402
-
 import pytest  # noqa: E402
 
 from tests.support.mongo import mongo_backend_description  # noqa: E402
@@ -25,8 +23,3 @@ def data_dir(tmp_path):
     path = tmp_path / "data"
     path.mkdir()
     return path
-
-
-@pytest.fixture
-def amqp_admin_uri():
-    return os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")

@@ -7,7 +7,6 @@ does not work on the machines here, so Playwright is pointed at ``/usr/bin/chrom
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api._context_manager import PlaywrightContextManager
 
 from tests.browser.scenario import AdminApi, Scenario, seed, sign_in_link, verified_identity
+from tests.support.broker import BROKER_URI
 from tests.support.stack import running_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -81,8 +81,7 @@ class Portal:
 def portal(tmp_path_factory) -> Iterator[Portal]:
     """One platform for the whole browser session (starting it is the slow part); each test
     seeds or signs in as its own users where it changes anything."""
-    amqp_uri = os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
-    with running_stack(tmp_path_factory.mktemp("browser"), amqp_uri) as stack:
+    with running_stack(tmp_path_factory.mktemp("browser"), BROKER_URI) as stack:
         admin = AdminApi(stack.base_url)
         yield Portal(stack.base_url, admin, seed(admin))
 

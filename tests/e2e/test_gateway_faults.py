@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from portalctl.stack import PROCESSES, REPOSITORY, Stack
-from tests.support.api import BROKER_URI, Api, error_of, stored_events
-from tests.support.broker import fresh_vhost
+from tests.support.api import Api, error_of, stored_events
+from tests.support.broker import BROKER_URI, fresh_vhost
 from tests.support.stack import (
     ADMIN_TOKEN,
     IDENTITY_SECRET,

@@ -9,14 +9,13 @@ import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from tests.support.broker import BROKER_URI
 from tests.support.stack import ADMIN_TOKEN, running_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with running_stack(
-        tmp_path_factory.mktemp("skeleton"), "pyamqp://guest:guest@127.0.0.1:5672/"
-    ) as stack:
+    with running_stack(tmp_path_factory.mktemp("skeleton"), BROKER_URI) as stack:
         with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"]}, timeout=10) as rpc:
             rpc.identity.save_contact({"id": "ann", "email": "ann@acme.example", "name": "Ann"})
             rpc.companies.create_company({"id": "acme", "name": "Acme"})

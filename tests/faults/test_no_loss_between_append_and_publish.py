@@ -17,16 +17,9 @@ from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.stack import Stack
 from services.event_relay.relay import pika_url
-from tests.support.broker import fresh_vhost
 
 pytestmark = pytest.mark.faults
 EVENTS = 8000
-
-
-@pytest.fixture
-def vhost(amqp_admin_uri):
-    with fresh_vhost(amqp_admin_uri) as uri:
-        yield uri
 
 
 @pytest.fixture

@@ -24,16 +24,9 @@ from tests.faults.projection import (
     wait_until_answering,
     wait_until_caught_up,
 )
-from tests.support.broker import fresh_vhost
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture
-def vhost(amqp_admin_uri):
-    with fresh_vhost(amqp_admin_uri) as uri:
-        yield uri
 
 
 def assert_same_projection(root) -> dict:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from tests.load.scenario import Client, LoadPlan, lost_changes, run
+from tests.support.broker import BROKER_URI
 from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, running_stack
-
-BROKER_URI = os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
 
 
 def table(summary: dict) -> str:

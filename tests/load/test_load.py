@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.faults.projection import served_and_rebuilt
 from tests.load.scenario import Client, LoadPlan, lost_changes, run
-from tests.support.api import BROKER_URI
+from tests.support.broker import BROKER_URI
 from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, running_stack
 
 PLAN = LoadPlan(users=20, changes_per_second=20, seconds=20, seed_tickets=40)

@@ -10,7 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-# Another broker's API (e.g. a private node for the broker-outage test) by the environment.
+# The broker the tests run against and its management API; another one (e.g. a private node
+# for the broker-outage test) by the environment.
+BROKER_URI = os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
 MANAGEMENT = os.environ.get("TEST_RABBITMQ_MANAGEMENT", "http://127.0.0.1:15672/api")
 AUTH = ("guest", "guest")
 
