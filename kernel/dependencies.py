@@ -86,6 +86,8 @@ class WorkerEventLog:
         # Scoped by service: one request's key must not make two services' events collide.
         self._command_id = f"{service}:{idempotency_key}" if idempotency_key else None
         self._produced = 0
+        self._earlier: RecordedEvent | None = None
+        self._looked_up = False
 
     def new_event(self, event_type: str, payload: dict[str, Any]) -> NewEvent:
         """An event stamped with this worker's correlation id; with an idempotency key its id
@@ -112,11 +114,16 @@ class WorkerEventLog:
     def earlier_attempt(self) -> RecordedEvent | None:
         """The first event an earlier attempt of this idempotent command stored, if any.
 
-        Raises :class:`Conflict` when the key was used before for a different request."""
+        Looked up once per worker, so a service that asks before
+        :func:`kernel.aggregate.execute` does not make it read the store again. Raises
+        :class:`Conflict` when the key was used before for a different request."""
         if not self._command_id:
             return None
-        first = derived_event_id(self._command_id, 0)
-        recorded = self.store.get_events([first]).get(first)
+        if not self._looked_up:
+            first = derived_event_id(self._command_id, 0)
+            self._earlier = self.store.get_events([first]).get(first)
+            self._looked_up = True
+        recorded = self._earlier
         if recorded and recorded.metadata.get(FINGERPRINT_KEY) != self.fingerprint:
             raise Conflict(
                 "this Idempotency-Key was already used for a different request",

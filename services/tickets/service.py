@@ -106,7 +106,7 @@ class TicketsService:
             return self._new_events(decisions)
 
         try:
-            execute(self.event_log, stream, decide)
+            history = execute(self.event_log, stream, decide)
         except ConcurrencyConflict:
             raise
         except Conflict:
@@ -114,7 +114,7 @@ class TicketsService:
             raise
         # A link stored meanwhile for another ticket makes the store answer with that event.
         self._refuse_if_linked(conversation_id, unless_to=ticket_id)
-        ticket = self._ticket(ticket_id)
+        ticket = domain.fold(history)
         log.info("ticket linked", ticket_id=ticket_id, conversation_id=conversation_id)
         return ticket.to_dict()
 
@@ -215,7 +215,8 @@ class TicketsService:
                     self._refuse_if_linked(conversation_id)
                 raise
             break
-        ticket = self._ticket(recorded[0].payload["ticket_id"])
+        # The new stream is exactly what was appended (or, for a racing retry, stored first).
+        ticket = domain.fold(recorded)
         log.info(
             "ticket created",
             ticket_id=ticket.ticket_id,

@@ -3,14 +3,13 @@ relayed over RabbitMQ to portal_query, and returned by the gateway over HTTP."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.support.broker import BROKER_URI
 from tests.support.stack import ADMIN_TOKEN, running_stack
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +28,16 @@ def test_a_ticket_created_over_rpc_is_served_over_http(stack):
             {"type": "Bug", "title": "Printer on fire", "creator_id": "ann", "company_id": "acme"}
         )
 
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        listed = requests.get(
+    def listed():
+        answer = requests.get(
             f"{stack.base_url}/api/admin/tickets",
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             timeout=5,
         ).json()
-        if listed["total"]:
-            break
-        time.sleep(0.05)
-    assert [(t["id"], t["title"]) for t in listed["items"]] == [(created["id"], "Printer on fire")]
+        return answer if answer["total"] else None
+
+    items = eventually(listed)["items"]
+    assert [(t["id"], t["title"]) for t in items] == [(created["id"], "Printer on fire")]
 
 
 def test_correlation_id_travels_from_http_through_rpc_into_the_logs(stack):
@@ -50,9 +48,12 @@ def test_correlation_id_travels_from_http_through_rpc_into_the_logs(stack):
         timeout=5,
     )
     assert answer.status_code == 201
-    time.sleep(1)
-    lines = {
-        name: (stack.log_dir / f"{name}.log").read_text()
-        for name in ("gateway", "tickets", "portal_query")
-    }
-    assert all("trace-me-42" in text for text in lines.values()), lines
+
+    def logged_by() -> set[str]:
+        return {
+            name
+            for name in ("gateway", "tickets", "portal_query")
+            if "trace-me-42" in (stack.log_dir / f"{name}.log").read_text()
+        }
+
+    eventually(lambda: logged_by() == {"gateway", "tickets", "portal_query"})
