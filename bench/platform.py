@@ -76,7 +76,7 @@ def running_platform(ctx: Context, size: str) -> Iterator[Platform]:
     data_dir = ctx.scratch(f"platform-{size}") / "data"
     store = SqliteEventStore(ctx.dataset_copy(size, data_dir))
     head = store.head_position()
-    store.save_checkpoint("event_relay", head)
+    store.save_checkpoint("event_relay", store.get_checkpoint("event_relay"), head)
     store.close()
     admin_token = secrets.token_urlsafe(24)
     identity_secret = secrets.token_urlsafe(24)

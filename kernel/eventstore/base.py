@@ -9,7 +9,8 @@ Guarantees (each is a test in ``tests/contract/test_event_store_contract.py``):
   events instead of writing them twice;
 * a total order by ``position``, assigned in commit order, so a reader that follows
   positions never passes an event that commits later with a smaller position;
-* checkpoints for followers (the relay, projections) that only move forward.
+* checkpoints for followers (the relay, projections) moved by compare-and-set, so two
+  followers advancing one checkpoint are noticed (:class:`CheckpointMismatch`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,19 @@ from collections.abc import Iterator, Sequence
 from kernel.contracts.envelope import NewEvent, RecordedEvent, check_new_event
 from kernel.contracts.events import CATEGORY_OWNERS, category_of
 from kernel.errors import AccessDenied, Conflict, ValidationFailed
+
+
+class CheckpointMismatch(Conflict):
+    """A follower's checkpoint is not where the follower left it: another process moved it.
+
+    Two copies of one follower (say, two relays) both advancing it would otherwise go
+    unnoticed."""
+
+    def __init__(self, name: str, expected: int, actual: int):
+        super().__init__(
+            f"checkpoint {name!r} is at {actual}, not at {expected} where this follower left it",
+            {"checkpoint": name, "expected": expected, "actual": actual},
+        )
 
 
 class EventStore(ABC):
@@ -57,15 +71,25 @@ class EventStore(ABC):
 
     @staticmethod
     def _replayed(
-        events: Sequence[NewEvent], stored: dict[str, RecordedEvent]
+        stream_id: str, events: Sequence[NewEvent], stored: dict[str, RecordedEvent]
     ) -> list[RecordedEvent]:
-        """The answer to a retried append: all ids stored means it already happened."""
+        """The answer to a retried append: all ids stored, in this stream, in this order,
+        means it already happened; anything else is a different request reusing ids."""
         if len(stored) != len(events):
             raise Conflict(
                 "some of these events are already stored and some are not",
                 {"event_id": "partially appended before"},
             )
-        return [stored[event.event_id] for event in events]
+        replayed = [stored[event.event_id] for event in events]
+        versions = [event.stream_version for event in replayed]
+        if any(event.stream_id != stream_id for event in replayed) or versions != list(
+            range(versions[0], versions[0] + len(versions))
+        ):
+            raise Conflict(
+                f"these event ids are already stored, but not as this append to {stream_id!r}",
+                {"event_id": "stored in another stream or order"},
+            )
+        return replayed
 
     @abstractmethod
     def _append(
@@ -97,8 +121,12 @@ class EventStore(ABC):
         """The position follower ``name`` has fully handled (0 if it never saved one)."""
 
     @abstractmethod
-    def save_checkpoint(self, name: str, position: int) -> None:
-        """Move follower ``name`` forward to ``position``; an older or equal one is ignored."""
+    def save_checkpoint(self, name: str, expected: int, position: int) -> None:
+        """Move follower ``name`` from ``expected`` (0: never saved) to ``position``.
+
+        Compare-and-set: if the stored checkpoint is neither ``expected`` nor already
+        ``position`` (a retried save), another process moved it and
+        :class:`CheckpointMismatch` is raised; nothing changes then."""
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections."""

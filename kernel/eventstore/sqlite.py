@@ -6,8 +6,10 @@ stream version and the last position. Positions are therefore handed out in comm
 and a reader following positions can never pass an event that commits later.
 
 Durability: WAL journal with ``synchronous=FULL`` (an acknowledged append survives power
-loss). Triggers refuse ``UPDATE`` and ``DELETE`` on the events table, so the log stays
-append-only even for a hand-written SQL statement.
+loss). Triggers keep the log append-only even for hand-written SQL from any connection with
+default settings: ``UPDATE`` and ``DELETE`` are refused, and so is an insert that would
+displace a stored event (``REPLACE``, ``INSERT OR REPLACE``, an upsert), whose implicit delete
+fires no delete trigger.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from kernel.contracts.envelope import NewEvent, RecordedEvent
 from kernel.errors import ConcurrencyConflict
-from kernel.eventstore.base import EventStore
+from kernel.eventstore.base import CheckpointMismatch, EventStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -41,6 +43,12 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TRIGGER IF NOT EXISTS events_are_never_updated BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_are_never_replaced BEFORE INSERT ON events
+WHEN EXISTS (
+    SELECT 1 FROM events WHERE position = NEW.position OR event_id = NEW.event_id
+    OR (stream_id = NEW.stream_id AND stream_version = NEW.stream_version)
+)
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TABLE IF NOT EXISTS checkpoints (
     name TEXT PRIMARY KEY,
@@ -107,7 +115,7 @@ class SqliteEventStore(EventStore):
                 current, last = db.execute(HEADS, (stream_id,)).fetchone()
                 if current != expected_version:
                     db.execute("ROLLBACK")
-                    replayed = self._retried(events)
+                    replayed = self._retried(stream_id, events)
                     if replayed is None:
                         raise ConcurrencyConflict(
                             f"stream {stream_id!r} is at version {current}, not {expected_version}",
@@ -136,7 +144,7 @@ class SqliteEventStore(EventStore):
                     # Rolled back first: the lookup would also find the rows this append
                     # inserted before the refused one.
                     db.execute("ROLLBACK")
-                    replayed = self._retried(events)
+                    replayed = self._retried(stream_id, events)
                     if replayed is None:
                         raise
                     return replayed
@@ -147,11 +155,11 @@ class SqliteEventStore(EventStore):
                 raise
         return list(map(RecordedEvent._make, rows))
 
-    def _retried(self, events: list[NewEvent]) -> list[RecordedEvent] | None:
+    def _retried(self, stream_id: str, events: list[NewEvent]) -> list[RecordedEvent] | None:
         """Outside a transaction: the stored events if some of these ids are stored (a
         retry; a partial one raises), else None."""
         stored = self._get_events([event.event_id for event in events])
-        return self._replayed(events, stored) if stored else None
+        return self._replayed(stream_id, events, stored) if stored else None
 
     def _get_events(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
         marks = ",".join("?" * len(event_ids))
@@ -202,14 +210,28 @@ class SqliteEventStore(EventStore):
             ).fetchone()
         return row[0] if row else 0
 
-    def save_checkpoint(self, name: str, position: int) -> None:
+    def save_checkpoint(self, name: str, expected: int, position: int) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO checkpoints (name, position) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET position = excluded.position "
-                "WHERE excluded.position > checkpoints.position",
-                (name, position),
-            )
+            if expected == 0:
+                saved = self._db.execute(
+                    "INSERT INTO checkpoints (name, position) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position "
+                    "WHERE checkpoints.position = 0",
+                    (name, position),
+                )
+            else:
+                saved = self._db.execute(
+                    "UPDATE checkpoints SET position = ? WHERE name = ? AND position = ?",
+                    (position, name, expected),
+                )
+            if saved.rowcount == 1:
+                return
+            row = self._db.execute(
+                "SELECT position FROM checkpoints WHERE name = ?", (name,)
+            ).fetchone()
+        actual = row[0] if row else 0
+        if actual != position:
+            raise CheckpointMismatch(name, expected, actual)
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 from kernel.config import load_config
 from kernel.eventstore import open_event_store
@@ -18,6 +19,7 @@ def main() -> None:
         signal.signal(signum, lambda *_: relay.stop())
     get_logger(__name__).info("relay starting", checkpoint=relay.confirmed)
     relay.run()
+    sys.exit(1 if relay.displaced else 0)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import pika.spec
 from kernel.contracts.envelope import RecordedEvent
 from kernel.contracts.events import CATEGORY_OWNERS, category_of
 from kernel.eventstore import EventStore
+from kernel.eventstore.base import CheckpointMismatch
 from kernel.logging import get_logger
 
 log = get_logger(__name__)
@@ -82,6 +83,7 @@ class EventRelay:
         self._connection: pika.SelectConnection | None = None
         self._channel = None
         self._stopping = False
+        self.displaced = False  # another process moved the checkpoint: this relay stopped
 
     # life cycle -------------------------------------------------------------------------
 
@@ -190,8 +192,16 @@ class EventRelay:
 
     def _save_checkpoint(self, force: bool = False) -> None:
         now = time.monotonic()
-        if self.confirmed > self.saved and (
-            force or now - self._last_save >= self.checkpoint_every
-        ):
-            self.store.save_checkpoint(self.name, self.confirmed)
+        if self.displaced or self.confirmed <= self.saved:
+            return
+        if force or now - self._last_save >= self.checkpoint_every:
+            try:
+                self.store.save_checkpoint(self.name, self.saved, self.confirmed)
+            except CheckpointMismatch as mismatch:
+                # Another relay publishes from this checkpoint: two would publish everything
+                # twice and each would skip what the other saved. This one steps down.
+                log.error("relay checkpoint moved by another process; stopping", **mismatch.fields)
+                self.displaced = True
+                self.stop()
+                return
             self.saved, self._last_save = self.confirmed, now

@@ -25,8 +25,8 @@ def store(request, tmp_path) -> EventStore:
         yield SqliteEventStore(tmp_path / "events.sqlite3")
         return
     database = f"retries_{uuid.uuid4().hex[:12]}"
-    client, transactions = mongo_client(database)
-    yield MongoEventStore(client, database, transactions=transactions)
+    client, _ = mongo_client(database)
+    yield MongoEventStore(client, database)
     client.drop_database(database)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kernel.contracts.envelope import NewEvent
 from kernel.errors import AccessDenied, ConcurrencyConflict, Conflict, ValidationFailed
-from kernel.eventstore.base import EventStore
+from kernel.eventstore.base import CheckpointMismatch, EventStore
 from kernel.eventstore.mongo import MongoEventStore
 from kernel.eventstore.sqlite import SqliteEventStore
 from tests.support.mongo import mongo_client
@@ -35,8 +35,8 @@ def backend(request, tmp_path):
         yield lambda writer=None: SqliteEventStore(path, writer)
         return
     database = f"contract_{uuid.uuid4().hex[:12]}"
-    client, transactions = mongo_client(database)
-    yield lambda writer=None: MongoEventStore(client, database, writer, transactions=transactions)
+    client, _ = mongo_client(database)
+    yield lambda writer=None: MongoEventStore(client, database, writer)
     client.drop_database(database)
 
 
@@ -188,15 +188,50 @@ def test_events_survive_reopening_the_store(backend):
     assert reopened.head_position() == 2
 
 
-def test_checkpoints_only_move_forward(store):
+def test_checkpoints_move_by_compare_and_set(store):
     assert store.get_checkpoint("relay") == 0
-    store.save_checkpoint("relay", 5)
-    store.save_checkpoint("relay", 3)
-    store.save_checkpoint("relay", 5)
+    store.save_checkpoint("relay", 0, 5)
+    store.save_checkpoint("relay", 0, 5)  # a retried save changes nothing
     assert store.get_checkpoint("relay") == 5
-    store.save_checkpoint("relay", 8)
+    store.save_checkpoint("relay", 5, 8)
     assert store.get_checkpoint("relay") == 8
     assert store.get_checkpoint("another") == 0
+
+
+@pytest.mark.parametrize(("expected", "position"), [(0, 9), (5, 9), (5, 7), (9, 12)])
+def test_a_checkpoint_moved_by_another_follower_is_a_mismatch(store, expected, position):
+    """Two relays that both advance one checkpoint are noticed, whichever saves second."""
+    store.save_checkpoint("relay", 0, 5)
+    store.save_checkpoint("relay", 5, 8)  # the other relay
+
+    with pytest.raises(CheckpointMismatch) as mismatch:
+        store.save_checkpoint("relay", expected, position)
+
+    assert mismatch.value.fields == {"checkpoint": "relay", "expected": expected, "actual": 8}
+    assert store.get_checkpoint("relay") == 8
+
+
+def test_a_retry_with_ids_stored_in_another_stream_is_refused(store):
+    """An event id names one event: reusing it for another stream is no retry."""
+    event = company_created("acme")
+    store.append("company-acme", [event], 0)
+
+    with pytest.raises(Conflict) as refused:
+        store.append("company-other", [event], 0)
+
+    assert not isinstance(refused.value, ConcurrencyConflict)
+    assert refused.value.fields == {"event_id": "stored in another stream or order"}
+    assert store.stream_version("company-other") == 0
+    assert store.head_position() == 1
+
+
+def test_a_retry_with_stored_ids_in_another_order_is_refused(store):
+    first, second = company_created("acme"), member_added("acme", "ann")
+    store.append("company-acme", [first, second], 0)
+
+    with pytest.raises(Conflict):
+        store.append("company-acme", [second, first], 0)
+    assert store.head_position() == 2
 
 
 def test_wait_for_events_returns_once_an_event_exists(store):
@@ -205,17 +240,41 @@ def test_wait_for_events_returns_once_an_event_exists(store):
     assert store.wait_for_events(0, timeout=1) is True
 
 
-def test_sqlite_refuses_a_hand_written_update_or_delete(tmp_path):
+# Every SQL route that could change or remove a stored event, each aimed at the stored row
+# through each of its unique keys (position, event id, stream and version).
+_COPY = (
+    "SELECT {position}, {event_id}, stream_id, {version}, type, schema_version, occurred_at, "
+    "correlation_id, causation_id, '{{}}', metadata FROM events"
+)
+_SAME_POSITION = _COPY.format(position="position", event_id="'other-id'", version="99")
+_SAME_EVENT_ID = _COPY.format(position="99", event_id="event_id", version="99")
+_SAME_VERSION = _COPY.format(position="99", event_id="'other-id'", version="stream_version")
+HAND_WRITTEN_CHANGES = {
+    "update": "UPDATE events SET payload = '{}'",
+    "update or replace": "UPDATE OR REPLACE events SET payload = '{}'",
+    "delete": "DELETE FROM events",
+    "replace by position": f"REPLACE INTO events {_SAME_POSITION}",
+    "replace by event id": f"REPLACE INTO events {_SAME_EVENT_ID}",
+    "replace by stream version": f"REPLACE INTO events {_SAME_VERSION}",
+    "insert or replace by position": f"INSERT OR REPLACE INTO events {_SAME_POSITION}",
+    "insert or replace by event id": f"INSERT OR REPLACE INTO events {_SAME_EVENT_ID}",
+    "insert or replace by stream version": f"INSERT OR REPLACE INTO events {_SAME_VERSION}",
+    "upsert": f"INSERT INTO events {_SAME_POSITION} WHERE true "
+    "ON CONFLICT DO UPDATE SET payload = excluded.payload",
+    "upsert by event id": f"INSERT INTO events {_SAME_EVENT_ID} WHERE true "
+    "ON CONFLICT (event_id) DO UPDATE SET payload = excluded.payload",
+}
+
+
+@pytest.mark.parametrize("statement", HAND_WRITTEN_CHANGES.values(), ids=HAND_WRITTEN_CHANGES)
+def test_sqlite_refuses_every_hand_written_change_to_a_stored_event(tmp_path, statement):
     store = SqliteEventStore(tmp_path / "events.sqlite3")
-    store.append("company-acme", [company_created("acme")], 0)
+    stored = store.append("company-acme", [company_created("acme")], 0)
     store.close()
 
-    raw = sqlite3.connect(tmp_path / "events.sqlite3")
+    raw = sqlite3.connect(tmp_path / "events.sqlite3")  # a connection with default settings
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        raw.execute("UPDATE events SET payload = '{}'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        raw.execute("DELETE FROM events")
+        raw.execute(statement)
+    raw.commit()
     raw.close()
-    assert (
-        SqliteEventStore(tmp_path / "events.sqlite3").read_all()[0].payload["name"] == "acme Inc."
-    )
+    assert SqliteEventStore(tmp_path / "events.sqlite3").read_all() == stored

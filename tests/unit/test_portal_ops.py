@@ -36,7 +36,7 @@ def test_rebuild_prints_a_summary_and_switches_generations(store, data_dir, caps
 
 
 def test_status_prints_checkpoint_lag_and_the_relay_checkpoint(store, capsys):
-    store.save_checkpoint("event_relay", 7)
+    store.save_checkpoint("event_relay", 0, 7)
     main(["rebuild"])
     capsys.readouterr()
 
