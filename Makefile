@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format test-faults bench bench-smoke seed rebuild status parked broker browser clean
+.PHONY: run test lint format test-faults test-mongo bench bench-smoke seed rebuild status parked broker browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,7 @@ test: $(STAMP) broker browser lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -39,6 +40,11 @@ format: $(STAMP)
 
 test-faults: $(STAMP) broker
 	$(BIN)/python -m pytest -m faults
+
+# The MongoDB backend against a real server: MONGO_URI if set, else a throwaway single-node
+# replica set in Docker (removed afterwards).
+test-mongo: $(STAMP) broker
+	$(BIN)/python -m tests.support.mongo_server $(BIN)/python -m pytest tests/contract tests/e2e tests/faults
 
 bench: $(STAMP) broker
 	$(BIN)/python -m bench

@@ -1,13 +1,23 @@
 """Test-wide set-up. Nameko needs eventlet's monkey patch before anything else imports
 sockets or threads, so it happens first, here."""
 
+import os
+
 import eventlet
 
 eventlet.monkey_patch()
 
 import pytest  # noqa: E402
 
-from tests.support.mongo import mongo_backend_description  # noqa: E402
+from tests.support.mongo import mongo_backend_description, real_mongo_uri  # noqa: E402
+
+
+def pytest_configure(config):
+    """A MONGO_URI that answers nowhere is a broken set-up, not a reason to test mongomock."""
+    if os.environ.get("MONGO_URI") and real_mongo_uri() is None:
+        raise pytest.UsageError(
+            f"MONGO_URI={os.environ['MONGO_URI']} is set, but no MongoDB answers there"
+        )
 
 
 def pytest_report_header(config):
