@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymongo
+
+from kernel.eventstore import EventStore, open_event_store
 from portalctl.stack import Stack
 from tests.support.broker import fresh_vhost
+from tests.support.mongo import real_mongo_uri
 
 ADMIN_TOKEN = "test-admin-token"
 IDENTITY_SECRET = "test-identity-secret"
@@ -19,6 +25,28 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def store_database_env() -> dict[str, str]:
+    """Against a real MongoDB, a database of the stack's own; on SQLite nothing (the data
+    directory is the stack's own already)."""
+    return {"MONGO_DATABASE": f"portal_test_{uuid.uuid4().hex[:12]}"} if real_mongo_uri() else {}
+
+
+def stack_config(stack: Stack) -> dict[str, str]:
+    """The configuration the stack's processes see, to open their store from a test."""
+    return {**os.environ, **stack.env}
+
+
+def event_store_of(stack: Stack) -> EventStore:
+    """The stack's event store, whichever backend it runs on."""
+    return open_event_store(stack_config(stack))
+
+
+def drop_store_database(env: dict[str, str]) -> None:
+    if "MONGO_DATABASE" in env:
+        with pymongo.MongoClient(real_mongo_uri()) as client:
+            client.drop_database(env["MONGO_DATABASE"])
 
 
 @contextlib.contextmanager
@@ -35,6 +63,7 @@ def running_stack(
                 "PORTAL_IDENTITY_SECRET": IDENTITY_SECRET,
                 "PORTAL_SESSION_SECRET": SESSION_SECRET,
                 "CATCH_UP_INTERVAL": "0.5",
+                **store_database_env(),
                 **env,
             },
             log_dir=root / "logs",
@@ -47,3 +76,4 @@ def running_stack(
             yield stack
         finally:
             stack.stop()
+            drop_store_database(stack.env)
