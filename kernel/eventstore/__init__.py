@@ -40,7 +40,11 @@ def open_event_store(config: dict[str, Any], writer: str | None = None) -> Event
 
     from kernel.eventstore.sqlite import SqliteEventStore
 
-    return SqliteEventStore(Path(config.get("PORTAL_DATA_DIR") or "var/data") / EVENTS_FILE, writer)
+    return SqliteEventStore(
+        Path(config.get("PORTAL_DATA_DIR") or "var/data") / EVENTS_FILE,
+        writer,
+        busy_timeout=store_deadline(config),
+    )
 
 
 __all__ = ["EVENTS_FILE", "EventStore", "open_event_store", "store_deadline"]

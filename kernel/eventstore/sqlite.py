@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kernel.contracts.envelope import NewEvent, RecordedEvent
-from kernel.errors import ConcurrencyConflict
+from kernel.errors import ConcurrencyConflict, ServiceUnavailable
 from kernel.eventstore.base import CheckpointMismatch, EventStore
 
 SCHEMA = """
@@ -92,7 +92,9 @@ def _with_retry(operation, attempts: int = 50) -> None:
 
 class SqliteEventStore(EventStore):
     def __init__(self, path: str | Path, writer: str | None = None, busy_timeout: float = 10.0):
+        """``busy_timeout``: how long an append waits for another process's write lock."""
         super().__init__(writer)
+        self.busy_timeout = busy_timeout
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -110,7 +112,15 @@ class SqliteEventStore(EventStore):
         unique event id refuses a row, which is when an append may be a retry."""
         db = self._db
         with self._lock:
-            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                # Another process held the write lock for the whole busy timeout.
+                raise ServiceUnavailable(
+                    f"the event store stayed locked for {self.busy_timeout:g} s; nothing was "
+                    "written",
+                    {"event_store": "locked"},
+                ) from error
             try:
                 current, last = db.execute(HEADS, (stream_id,)).fetchone()
                 if current != expected_version:

@@ -8,7 +8,13 @@ import uuid
 import pytest
 
 from kernel.contracts.envelope import NewEvent
-from kernel.errors import AccessDenied, ConcurrencyConflict, Conflict, ValidationFailed
+from kernel.errors import (
+    AccessDenied,
+    ConcurrencyConflict,
+    Conflict,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from kernel.eventstore.base import CheckpointMismatch, EventStore
 from kernel.eventstore.mongo import MongoEventStore
 from kernel.eventstore.sqlite import SqliteEventStore
@@ -278,3 +284,19 @@ def test_sqlite_refuses_every_hand_written_change_to_a_stored_event(tmp_path, st
     raw.commit()
     raw.close()
     assert SqliteEventStore(tmp_path / "events.sqlite3").read_all() == stored
+
+
+def test_sqlite_answers_503_when_another_process_holds_the_write_lock_too_long(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    store = SqliteEventStore(path, busy_timeout=0.1)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ServiceUnavailable, match=r"locked for 0\.1 s; nothing was written"):
+            store.append("company-acme", [company_created("acme")], 0)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.head_position() == 0
+    store.append("company-acme", [company_created("acme")], 0)
+    assert store.head_position() == 1
