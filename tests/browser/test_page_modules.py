@@ -135,3 +135,120 @@ def test_the_page_has_no_inline_code_and_never_writes_html():
         code = script.read_text()
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in code, f"{script.name} uses {sink}"
+
+
+# A live loader whose reads answer only when the test says so (and ignore their abort
+# signal, as a late network answer would), recording what the loader does with them.
+LIVE_LOADER_HARNESS = """
+const reads = [];
+const log = [];
+const settle = () => new Promise((resolve) => setTimeout(resolve));
+const live = m.liveLoader({
+  read: (signal) => new Promise((resolve, reject) => reads.push({ resolve, reject, signal })),
+  loading: () => log.push(["loading"]),
+  render: (answer, { quiet }) => log.push(["render", answer, quiet]),
+  failed: (error, { quiet }) => log.push(["failed", error.message, quiet]),
+  signedOut: () => log.push(["signed out"]),
+});
+"""
+
+
+def test_the_live_loader_draws_only_the_answer_to_its_latest_load(page: Page, portal: Portal):
+    answer = run_module(
+        page,
+        "live.js",
+        LIVE_LOADER_HARNESS
+        + """
+        live.show();
+        live.show();
+        reads[1].resolve("second");
+        reads[0].resolve("first, late");
+        await settle();
+        return { log, aborted: reads.map((read) => read.signal.aborted), busy: live.busy };
+        """,
+    )
+
+    assert answer["log"] == [["loading"], ["loading"], ["render", "second", False]]
+    assert answer["aborted"] == [True, False]
+    assert answer["busy"] is False
+
+
+def test_a_live_refresh_waits_for_the_load_in_flight_and_redraws_only_a_change(
+    page: Page, portal: Portal
+):
+    answer = run_module(
+        page,
+        "live.js",
+        LIVE_LOADER_HARNESS
+        + """
+        live.show();
+        live.refresh();
+        const readsWhileLoading = reads.length;
+        reads[0].resolve({ tickets: 1 });
+        await settle();
+        live.refresh();
+        reads[1].resolve({ tickets: 1 });
+        await settle();
+        live.refresh();
+        reads[2].resolve({ tickets: 2 });
+        await settle();
+        live.refresh();
+        reads[3].reject(new Error("offline"));
+        await settle();
+        live.check();
+        live.check();
+        reads[5].reject(new DOMException("cancelled", "AbortError"));
+        await settle();
+        return { log, readsWhileLoading, aborted: reads[4].signal.aborted };
+        """,
+    )
+
+    assert answer["readsWhileLoading"] == 1
+    assert answer["log"] == [
+        ["loading"],
+        ["render", {"tickets": 1}, False],
+        ["render", {"tickets": 2}, True],
+        ["failed", "offline", True],
+    ]
+    assert answer["aborted"] is True
+
+
+def test_a_stopped_live_loader_loads_and_draws_nothing_more(page: Page, portal: Portal):
+    answer = run_module(
+        page,
+        "live.js",
+        LIVE_LOADER_HARNESS
+        + """
+        live.show();
+        live.stop();
+        reads[0].resolve("after the view went away");
+        await settle();
+        live.refresh();
+        live.show();
+        return { log, reads: reads.length, aborted: reads[0].signal.aborted, busy: live.busy };
+        """,
+    )
+
+    assert answer == {"log": [["loading"]], "reads": 1, "aborted": True, "busy": False}
+
+
+def test_a_401_from_the_api_sends_the_live_loader_back_to_sign_in(page: Page, portal: Portal):
+    """The page in ``run_module`` is signed out, so the real API answers 401."""
+    answer = run_module(
+        page,
+        "live.js",
+        """
+        const { api } = await import("/static/js/api.js");
+        const log = [];
+        const live = m.liveLoader({
+          read: (signal) => api("/api/portal/tickets", { signal }),
+          render: () => log.push("render"),
+          failed: (error) => log.push(`failed ${error.status}`),
+          signedOut: () => log.push("signed out"),
+        });
+        await live.show();
+        return log;
+        """,
+    )
+
+    assert answer == ["signed out"]

@@ -38,6 +38,11 @@ export function fromTemplate(id) {
   return document.getElementById(id).content.firstElementChild.cloneNode(true);
 }
 
+/** A finder for the view's `data-slot` elements: `slotFinder(view)("count")`. */
+export function slotFinder(view) {
+  return (name) => view.querySelector(`[data-slot="${name}"]`);
+}
+
 /**
  * Run `render` and put the focus back on the element that had it, found again by its
  * `data-focus-key` or id, so a live refresh never throws the keyboard user out of place.

@@ -3,40 +3,32 @@
  * creator, times and the customer-visible conversation, with the way into the Messenger.
  */
 import { api } from "../api.js";
-import { append, el, fromTemplate, keepingFocus, replaceChildren } from "../dom.js";
+import { append, el, fromTemplate, replaceChildren, slotFinder } from "../dom.js";
 import { stateLabel, ticketNumber, timeElement } from "../format.js";
+import { liveLoader } from "../live.js";
 import { conversationParts, joinButton } from "./conversation.js";
 
 export function mountDetails(root, app, ticketId) {
   const view = fromTemplate("tpl-details");
-  const slot = (name) => view.querySelector(`[data-slot="${name}"]`);
+  const slot = slotFinder(view);
   slot("back").href = app.listUrl();
   root.replaceChildren(view);
-  let shownSignature = "";
-  let inflight = null;
 
-  load({ first: true });
-
-  async function load({ first = false } = {}) {
-    const controller = new AbortController();
-    inflight = controller;
-    try {
-      const ticket = await api(`/api/portal/tickets/${encodeURIComponent(ticketId)}`, {
-        signal: controller.signal,
-      });
-      const signature = JSON.stringify(ticket);
-      if (signature === shownSignature) return;
-      shownSignature = signature;
-      keepingFocus(() => render(ticket));
-      if (first) slot("title").focus({ preventScroll: true });
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      if (error.status === 401) app.signedOut();
-      else if (first || error.status === 404) showProblem(error);
-    } finally {
-      if (inflight === controller) inflight = null;
-    }
-  }
+  const live = liveLoader({
+    read: (signal) => api(`/api/portal/tickets/${encodeURIComponent(ticketId)}`, { signal }),
+    render: (answer, { quiet }) => {
+      render(answer);
+      if (!quiet) slot("title").focus({ preventScroll: true });
+    },
+    // A ticket that goes away (or never loads) ends the view: nothing more to refresh.
+    failed: (error, { quiet }) => {
+      if (quiet && error.status !== 404) return;
+      live.stop();
+      showProblem(error);
+    },
+    signedOut: app.signedOut,
+  });
+  live.show();
 
   function showProblem(error) {
     const missing = error.status === 404;
@@ -97,18 +89,14 @@ export function mountDetails(root, app, ticketId) {
     const status = slot("action-status");
     return [
       message,
-      joinButton(ticket.id, status, () => load(), app.signedOut),
+      joinButton(ticket.id, status, () => live.check(), app.signedOut),
       el("p", { className: "hint" }, "Join to follow this ticket in your Messenger tickets space."),
     ];
   }
 
   return {
-    refresh() {
-      if (!inflight && shownSignature) load();
-    },
-    unmount() {
-      inflight?.abort();
-    },
+    refresh: () => live.refresh(),
+    unmount: () => live.stop(),
   };
 }
 

@@ -3,13 +3,14 @@
  * with its banner back to the portal, and one conversation with its composer.
  */
 import { api } from "../api.js";
-import { el, fromTemplate, keepingFocus, replaceChildren } from "../dom.js";
+import { el, fromTemplate, keepingFocus, replaceChildren, slotFinder } from "../dom.js";
 import { stateBadge, ticketNumber, timeElement } from "../format.js";
+import { liveLoader } from "../live.js";
 import { conversationParts, joinButton } from "./conversation.js";
 
 function messengerShell(root, app, heading) {
   const view = fromTemplate("tpl-messenger");
-  const slot = (name) => view.querySelector(`[data-slot="${name}"]`);
+  const slot = slotFinder(view);
   slot("heading").textContent = heading;
   // The banner leads to the portal, so only users who may use the portal see it.
   slot("banner").hidden = !app.me;
@@ -19,44 +20,30 @@ function messengerShell(root, app, heading) {
 
 export function mountTicketsSpace(root, app) {
   const slot = messengerShell(root, app, "Your tickets");
-  let shownSignature = "";
-  let inflight = null;
   slot("status").textContent = "Loading your tickets…";
-  load({ first: true });
-
-  async function load({ first = false } = {}) {
-    const controller = new AbortController();
-    inflight = controller;
-    try {
-      const space = await api("/api/messenger/tickets", { signal: controller.signal });
+  // A first load that fails says so; the live refresh keeps trying.
+  const live = liveLoader({
+    read: (signal) => api("/api/messenger/tickets", { signal }),
+    render: (space, { quiet }) => {
       if (space.portal_url && app.me) slot("banner").href = space.portal_url;
-      const signature = JSON.stringify(space.items);
-      if (signature === shownSignature) return;
-      shownSignature = signature;
       slot("status").textContent = space.items.length
         ? ""
         : "No tickets yet. Tickets you create or join appear here.";
-      keepingFocus(() =>
-        replaceChildren(slot("content"), ticketList(space.items, Boolean(app.me))),
-      );
-      if (first) slot("heading").focus({ preventScroll: true });
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      if (error.status === 401) app.signedOut();
-      else if (first)
+      replaceChildren(slot("content"), ticketList(space.items, Boolean(app.me)));
+      if (!quiet) slot("heading").focus({ preventScroll: true });
+    },
+    failed: (error, { quiet }) => {
+      if (!quiet) {
         slot("status").textContent = "We couldn’t load your tickets. Try again in a moment.";
-    } finally {
-      if (inflight === controller) inflight = null;
-    }
-  }
+      }
+    },
+    signedOut: app.signedOut,
+  });
+  live.show();
 
   return {
-    refresh() {
-      if (!inflight) load();
-    },
-    unmount() {
-      inflight?.abort();
-    },
+    refresh: () => live.refresh(),
+    unmount: () => live.stop(),
   };
 }
 
@@ -114,36 +101,32 @@ export function mountConversation(root, app, conversationId) {
   let joined = false;
   let composer = null;
   let shown = null;
-  let shownSignature = "";
-  let inflight = null;
   slot("status").textContent = "Loading the conversation…";
-  load({ first: true });
-
-  async function load({ first = false } = {}) {
-    const controller = new AbortController();
-    inflight = controller;
-    try {
-      const conversation = await api(address, { signal: controller.signal });
+  const live = liveLoader({
+    read: async (signal) => {
+      const conversation = await api(address, { signal });
       const known = new Set(conversation.parts.map((part) => part.id));
       sent = sent.filter((part) => !known.has(part.id));
-      const signature = JSON.stringify([conversation, sent, joined]);
-      if (signature === shownSignature) return;
-      shownSignature = signature;
+      return conversation;
+    },
+    fingerprint: (conversation) => JSON.stringify([conversation, sent, joined]),
+    render: (conversation, { quiet }) => {
       shown = conversation;
-      keepingFocus(() => render(conversation));
-      if (first) slot("heading").focus({ preventScroll: true });
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      if (error.status === 401) app.signedOut();
-      else if (first || error.status === 404) showUnavailable(error);
-    } finally {
-      if (inflight === controller) inflight = null;
-    }
-  }
+      render(conversation);
+      if (!quiet) slot("heading").focus({ preventScroll: true });
+    },
+    // A conversation that goes away (or never loads) ends the view: nothing more to refresh.
+    failed: (error, { quiet }) => {
+      if (quiet && error.status !== 404) return;
+      live.stop();
+      showUnavailable(error);
+    },
+    signedOut: app.signedOut,
+  });
+  live.show();
 
   function showUnavailable(error) {
     shown = null;
-    shownSignature = "";
     thread.replaceChildren();
     actions.replaceChildren();
     composer = null;
@@ -191,22 +174,18 @@ export function mountConversation(root, app, conversationId) {
     actionStatus.textContent = "You joined the conversation. You can send a message now.";
     if (shown) render(shown);
     composer?.querySelector("textarea").focus();
-    load();
+    live.check();
   }
 
   function onSent(part) {
     sent.push(part);
     if (shown) keepingFocus(() => render(shown));
-    load();
+    live.check();
   }
 
   return {
-    refresh() {
-      if (!inflight && shownSignature) load();
-    },
-    unmount() {
-      inflight?.abort();
-    },
+    refresh: () => live.refresh(),
+    unmount: () => live.stop(),
   };
 }
 
