@@ -252,3 +252,134 @@ def test_a_401_from_the_api_sends_the_live_loader_back_to_sign_in(page: Page, po
     )
 
     assert answer == ["signed out"]
+
+
+TICKETS = """[
+  {
+    id: 7, title: "=cmd", type: "Bug", state: "resolved",
+    created_at: "2024-05-01T10:00:00Z", updated_at: "2024-05-02T10:00:00Z",
+    company: { id: "acme", name: "Acme" },
+    attributes: [{ name: "Region", value: "EU" }, { name: "Priority", value: "High" }],
+    preview: {
+      location: "reply", html: "a <mark>b</mark> &amp; c", author_name: "Tess",
+      timestamp: "2024-05-02T10:00:00Z", relative_time: "1 day ago",
+    },
+  },
+  {
+    id: 8, title: "Plain", type: "Question", state: "submitted",
+    created_at: "2024-05-03T10:00:00Z", updated_at: "2024-05-03T10:00:00Z",
+    company: { id: "acme", name: "Acme" }, attributes: [],
+  },
+]"""
+
+
+def test_ticket_columns_follow_the_items_and_the_chosen_attributes(page: Page, portal: Portal):
+    answer = run_module(
+        page,
+        "views/ticket-columns.js",
+        f"""
+        const {{ chooseAttributeColumns }} = await import("/static/js/attributes.js");
+        chooseAttributeColumns(["Priority", "Region", "Missing"]);
+        const items = {TICKETS};
+        const keys = (list, severalCompanies) =>
+          m.visibleColumns(list, {{ severalCompanies }}).map((column) => column.key);
+        return {{ plain: keys([items[1]], false), all: keys(items, true) }};
+        """,
+    )
+
+    assert answer["plain"] == ["id", "title", "type", "state", "created_at", "updated_at"]
+    assert answer["all"] == [
+        "id",
+        "title",
+        "preview",
+        "type",
+        "state",
+        "created_at",
+        "updated_at",
+        "company",
+        "attribute:Priority",
+        "attribute:Region",
+    ]
+
+
+def test_each_ticket_column_draws_its_header_cell_and_csv_values(page: Page, portal: Portal):
+    answer = run_module(
+        page,
+        "views/ticket-columns.js",
+        f"""
+        const {{ chooseAttributeColumns }} = await import("/static/js/attributes.js");
+        chooseAttributeColumns(["Priority"]);
+        const items = {TICKETS};
+        const columns = m.visibleColumns(items, {{ severalCompanies: true }});
+        const byKey = Object.fromEntries(columns.map((column) => [column.key, column]));
+        const sortedById = byKey.id.header({{ sort: "id", order: "desc" }});
+        return {{
+          csv: m.csvRows(items, columns),
+          cells: columns.map((column) => {{
+            const cell = column.cell(items[0]);
+            return [cell.localName, cell.className, cell.dataset.label, cell.textContent];
+          }}),
+          link: byKey.title.cell(items[0]).querySelector("a").getAttribute("href"),
+          sorted: [sortedById.getAttribute("aria-sort"), sortedById.textContent],
+          unsorted: byKey.type.header({{ sort: "id", order: "desc" }}).textContent,
+          plain: [byKey.title.header(null).textContent, byKey.title.header(null).children.length],
+        }};
+        """,
+    )
+
+    assert answer["csv"] == [
+        [
+            "ID",
+            "Title",
+            "Match in",
+            "Preview",
+            "Preview author",
+            "Type",
+            "State",
+            "Created on",
+            "Last updated",
+            "Company",
+            "Priority",
+        ],
+        [
+            "#7",
+            "=cmd",
+            "Reply",
+            "a b & c",
+            "Tess",
+            "Bug",
+            "Resolved",
+            "2024-05-01T10:00:00Z",
+            "2024-05-02T10:00:00Z",
+            "Acme",
+            "High",
+        ],
+        [
+            "#8",
+            "Plain",
+            "",
+            "",
+            "",
+            "Question",
+            "Submitted",
+            "2024-05-03T10:00:00Z",
+            "2024-05-03T10:00:00Z",
+            "Acme",
+            "",
+        ],
+    ]
+    assert answer["cells"] == [
+        ["td", "col-id", "ID", "#7"],
+        ["th", "col-title", "Title", "=cmd"],
+        ["td", "col-preview", "Preview", "a b & cIn reply · Tess · 1 day ago"],
+        ["td", "col-type", "Type", "Bug"],
+        ["td", "col-state", "State", "Resolved"],
+        ["td", "col-created-at", "Created on", "May 1, 2024"],
+        ["td", "col-updated-at", "Last updated", "May 2, 2024"],
+        ["td", "col-company", "Company", "Acme"],
+        ["td", "col-attribute", "Priority", "High"],
+    ]
+    assert answer["link"] == "/tickets/7"
+    assert answer["sorted"] == ["descending", "ID▼"]
+    assert answer["unsorted"] == "Type↕"
+    assert answer["plain"] == ["Title", 0]

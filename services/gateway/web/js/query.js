@@ -4,6 +4,7 @@
  * Defaults are left out of the URL so a plain `/` is the default view.
  */
 
+/** The API's sort keys: the table's columns with these keys sort the list from their header. */
 export const SORT_COLUMNS = ["id", "type", "state", "created_at", "updated_at"];
 export const PER_PAGE_CHOICES = [10, 25, 50, 100];
 export const DEFAULT_PER_PAGE = 25;

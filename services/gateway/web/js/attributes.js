@@ -1,7 +1,7 @@
 /**
- * Which customer-visible custom attributes the user added to the table as columns,
- * remembered in localStorage per browser. Storage may be unavailable (privacy modes):
- * the chooser then still works for the visit.
+ * Customer-visible custom attributes: their names and values on list items, and which of
+ * them the user added to the table as columns, remembered in localStorage per browser.
+ * Storage may be unavailable (privacy modes): the chooser then still works for the visit.
  */
 const STORAGE_KEY = "portal.attributeColumns";
 let remembered = null;
