@@ -21,7 +21,7 @@ from kernel.contracts.envelope import RecordedEvent
 from services.portal_query.text import token_set
 
 DocumentKey = tuple[str, str]  # (kind, key)
-Document = tuple[str | None, dict[str, Any]]  # (company_id, body)
+Document = dict[str, Any]  # a stored body
 
 SETTINGS_KEY = ("settings", "workspace")
 
@@ -137,47 +137,44 @@ class ReadModel:
         kind, name = key
         if kind == "ticket":
             ticket = self.tickets.get(int(name))
-            return None if ticket is None else (ticket.company_id, _ticket_body(ticket))
+            return None if ticket is None else _ticket_body(ticket)
         if kind == "part":
             conversation_id, _, part_id = name.partition("/")
             conversation = self.conversations.get(conversation_id)
             part = conversation.parts.get(part_id) if conversation else None
-            return None if part is None else (None, _part_body(part))
+            return None if part is None else _part_body(part)
         if kind == "conversation":
             conversation = self.conversations.get(name)
             if conversation is None:
                 return None
-            body = {
+            return {
                 "id": conversation.id,
                 "contact_id": conversation.contact_id,
                 "participant_ids": list(conversation.participant_ids),
             }
-            return None, body
         if kind == "contact":
             contact = self.contacts.get(name)
             if contact is None:
                 return None
-            body = {
+            return {
                 "id": contact.id,
                 "email": contact.email,
                 "name": contact.name,
                 "attributes": dict(contact.attributes),
             }
-            return None, body
         if kind == "company":
             if name not in self.companies:
                 return None
-            return name, {"id": name, "name": self.companies[name]}
+            return {"id": name, "name": self.companies[name]}
         if kind == "membership":
             company_id, _, contact_id = name.partition("/")
             present = contact_id in self.members.get(company_id, ())
-            return (company_id, {}) if present else None
+            return {} if present else None
         if kind == "settings":
-            body = {
+            return {
                 "preview_enabled": self.settings.preview_enabled,
                 "visibility_conditions": list(self.settings.visibility_conditions),
             }
-            return None, body
         raise ValueError(f"unknown document kind {kind!r}")
 
     def take_dirty(self) -> dict[DocumentKey, Document | None]:

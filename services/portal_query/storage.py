@@ -1,8 +1,8 @@
 """Projection storage: generations of documents with their checkpoint, on the store's
 backends (embedded SQLite beside the event store, or MongoDB).
 
-* A *generation* is one complete projection: its documents (``(kind, key)`` -> body, with
-  the company a document belongs to), its parked events, its checkpoint and a revision.
+* A *generation* is one complete projection: its documents (``(kind, key)`` -> body), its
+  parked events, its checkpoint and a revision.
   A pointer in a meta table/collection names the current one; a rebuild fills a fresh
   generation and switches the pointer in one transaction.
 * Exactly-once effect (eventsourcing's tracking records): :meth:`commit` writes document
@@ -10,6 +10,10 @@ backends (embedded SQLite beside the event store, or MongoDB).
   generation's revision is still the one the writer loaded (compare-and-set). A writer
   that lost the race gets :class:`StaleProjection` and reloads; it never half-applies or
   double-applies anything.
+* A document is its ``(kind, key)`` and body, nothing else. Generations written when
+  documents also carried their company (a SQLite column, a MongoDB field and index, never
+  read) load and take commits as they are: reads never named it and writes leave it empty,
+  so no format change and no rebuild is needed.
 """
 
 from __future__ import annotations
@@ -196,9 +200,8 @@ class SqliteProjectionStorage(ProjectionStorage):
             documents, parked = _tables(generation)
             db.execute(
                 f"CREATE TABLE {documents} (kind TEXT NOT NULL, key TEXT NOT NULL, "
-                "company_id TEXT, body TEXT NOT NULL, PRIMARY KEY (kind, key))"
+                "body TEXT NOT NULL, PRIMARY KEY (kind, key))"
             )
-            db.execute(f"CREATE INDEX {documents}_company ON {documents} (company_id)")
             db.execute(
                 f"CREATE TABLE {parked} (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL, "
                 "stream_id TEXT NOT NULL, type TEXT NOT NULL, error TEXT NOT NULL, "
@@ -271,15 +274,14 @@ class SqliteProjectionStorage(ProjectionStorage):
             if must_be_current and self._pointer(db) != generation:
                 raise StaleProjection(f"generation {generation} is no longer current")
             upserts = [
-                (kind, key, document[0], encode(document[1]))
+                (kind, key, encode(document))
                 for (kind, key), document in changes.items()
                 if document is not None
             ]
             deletes = [key for key, document in changes.items() if document is None]
             db.executemany(
-                f"INSERT INTO {documents} (kind, key, company_id, body) VALUES (?, ?, ?, ?) "  # noqa: S608
-                "ON CONFLICT (kind, key) DO UPDATE SET "
-                "company_id = excluded.company_id, body = excluded.body",
+                f"INSERT INTO {documents} (kind, key, body) VALUES (?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body",
                 upserts,
             )
             db.executemany(f"DELETE FROM {documents} WHERE kind = ? AND key = ?", deletes)  # noqa: S608
@@ -377,9 +379,7 @@ class MongoProjectionStorage(ProjectionStorage):
             except DuplicateKeyError:
                 continue
             # Made here, outside any transaction (older servers cannot create one inside).
-            documents, parked = self._collections(generation)
-            documents.create_index("company_id")
-            parked.create_index("stream_id")
+            self._collections(generation)[1].create_index("stream_id")
             return generation
 
     def switch(self, generation: int) -> None:
@@ -435,13 +435,7 @@ class MongoProjectionStorage(ProjectionStorage):
         # Replace = delete then insert, as two bulk statements inside the transaction.
         changed_ids = [f"{kind}:{key}" for kind, key in changes]
         inserts = [
-            {
-                "_id": f"{kind}:{key}",
-                "kind": kind,
-                "key": key,
-                "company_id": document[0],
-                "body": document[1],
-            }
+            {"_id": f"{kind}:{key}", "kind": kind, "key": key, "body": document}
             for (kind, key), document in changes.items()
             if document is not None
         ]

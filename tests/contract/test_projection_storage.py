@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 import uuid
 
 import pytest
@@ -69,9 +72,9 @@ def test_a_commit_writes_documents_parked_events_and_checkpoint_together(storage
         0,
         7,
         {
-            ("ticket", "1"): ("acme", {"id": 1, "title": "Printer"}),
-            ("contact", "ann"): (None, {"id": "ann", "attributes": {"role": "member"}}),
-            ("company", "acme"): ("acme", {"id": "acme", "name": "Acme"}),
+            ("ticket", "1"): {"id": 1, "title": "Printer"},
+            ("contact", "ann"): {"id": "ann", "attributes": {"role": "member"}},
+            ("company", "acme"): {"id": "acme", "name": "Acme"},
         },
         parked=[parked(5), parked(3)],
     )
@@ -90,7 +93,7 @@ def test_a_commit_writes_documents_parked_events_and_checkpoint_together(storage
         generation,
         revision,
         9,
-        {("ticket", "1"): ("acme", {"id": 1, "title": "Fax"}), ("contact", "ann"): None},
+        {("ticket", "1"): {"id": 1, "title": "Fax"}, ("contact", "ann"): None},
         unparked=[3],
     )
 
@@ -104,10 +107,10 @@ def test_a_commit_writes_documents_parked_events_and_checkpoint_together(storage
 
 def test_a_stale_revision_writes_nothing(storage):
     generation = current_generation(storage)
-    storage.commit(generation, 0, 3, {("ticket", "1"): ("acme", {"id": 1})})
+    storage.commit(generation, 0, 3, {("ticket", "1"): {"id": 1}})
 
     with pytest.raises(StaleProjection):
-        storage.commit(generation, 0, 5, {("ticket", "2"): ("acme", {"id": 2})})
+        storage.commit(generation, 0, 5, {("ticket", "2"): {"id": 2}})
 
     assert [key for _, key, _ in documents(storage, generation)] == ["1"]
     assert (storage.current().checkpoint, storage.current().revision) == (3, 1)
@@ -117,7 +120,7 @@ def test_only_the_current_generation_takes_live_commits(storage):
     old = current_generation(storage)
     building = storage.create_generation()
 
-    storage.commit(building, 0, 4, {("ticket", "1"): (None, {})}, must_be_current=False)
+    storage.commit(building, 0, 4, {("ticket", "1"): {}}, must_be_current=False)
     with pytest.raises(StaleProjection):
         storage.commit(building, 1, 5, {})
     storage.switch(building)
@@ -135,7 +138,7 @@ def test_the_checkpoint_never_moves_back(storage):
 
 def test_a_switch_keeps_the_previous_generation_and_drops_older_ones(storage):
     first = current_generation(storage)
-    storage.commit(first, 0, 1, {("ticket", "1"): ("acme", {"id": 1})})
+    storage.commit(first, 0, 1, {("ticket", "1"): {"id": 1}})
     second = current_generation(storage)
     abandoned = storage.create_generation()
     third = storage.create_generation()
@@ -154,12 +157,57 @@ def test_a_switch_keeps_the_previous_generation_and_drops_older_ones(storage):
 def test_generations_survive_reopening(backend):
     storage = backend()
     generation = current_generation(storage)
-    storage.commit(generation, 0, 2, {("ticket", "1"): ("acme", {"id": 1, "é": "ü"})})
+    storage.commit(generation, 0, 2, {("ticket", "1"): {"id": 1, "é": "ü"}})
 
     reopened = backend()
 
     assert reopened.current() == storage.current()
     assert documents(reopened, generation) == [("ticket", "1", {"id": 1, "é": "ü"})]
+
+
+def test_a_sqlite_generation_with_the_old_company_column_loads_and_takes_commits(tmp_path):
+    path = tmp_path / PROJECTIONS_FILE
+    storage = SqliteProjectionStorage(path)
+    generation = current_generation(storage)
+    table = f"documents_{generation}"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:  # as it was made before
+        db.execute(f"DROP TABLE {table}")
+        db.execute(
+            f"CREATE TABLE {table} (kind TEXT NOT NULL, key TEXT NOT NULL, company_id TEXT, "
+            "body TEXT NOT NULL, PRIMARY KEY (kind, key))"
+        )
+        db.executemany(
+            f"INSERT INTO {table} VALUES (?, ?, ?, ?)",  # noqa: S608
+            [("ticket", "1", "acme", json.dumps({"id": 1})), ("ticket", "2", "acme", "{}")],
+        )
+
+    storage.commit(
+        generation, 0, 2, {("ticket", "1"): {"id": 1, "title": "Fax"}, ("ticket", "3"): {}}
+    )
+
+    assert documents(SqliteProjectionStorage(path), generation) == [
+        ("ticket", "1", {"id": 1, "title": "Fax"}),
+        ("ticket", "2", {}),
+        ("ticket", "3", {}),
+    ]
+
+
+def test_a_mongo_generation_with_the_old_company_field_loads_and_takes_commits():
+    database = f"projections_{uuid.uuid4().hex[:12]}"
+    client, transactions = mongo_client(database)
+    storage = MongoProjectionStorage(client, database, transactions=transactions)
+    generation = current_generation(storage)
+    client[database][f"projection_{generation}_documents"].insert_many(
+        [
+            {"_id": "ticket:1", "kind": "ticket", "key": "1", "company_id": "acme", "body": {}},
+            {"_id": "ticket:2", "kind": "ticket", "key": "2", "company_id": "acme", "body": {}},
+        ]
+    )
+
+    storage.commit(generation, 0, 2, {("ticket", "1"): {"id": 1}})
+
+    assert documents(storage, generation) == [("ticket", "1", {"id": 1}), ("ticket", "2", {})]
+    client.drop_database(database)
 
 
 def test_a_projector_on_either_backend_stores_the_same_documents(backend, tmp_path):
