@@ -16,8 +16,8 @@ from typing import Any
 from tqdm import tqdm
 
 from kernel.eventstore import EventStore, open_event_store
-from services.portal_query.domain import ReadModel
 from services.portal_query.projector import Projector, projection_status, without_cyclic_gc
+from services.portal_query.read_model import ReadModel
 from services.portal_query.storage import (
     ProjectionStorage,
     StaleProjection,

@@ -1,7 +1,12 @@
 """The read side: per-company projections of tickets for the portal and for teammates.
 
-* ``domain``: the read model folded from events (pure; internal notes and attributes are
-  dropped on arrival), and the documents it is stored as.
+* ``read_model``: the state (contacts, companies, tickets, conversations, settings) and the
+  public methods that change it, recording what changed; the people index of the
+  Messenger tickets space.
+* ``event_handlers``: one handler per event type in one table (pure; internal notes and
+  attributes are dropped on arrival).
+* ``documents``: the stored form of each kind of state, one table for saving and restoring.
+* ``token_cache``: search tokens of parts and conversations, computed once.
 * ``search_index``: per-company bitset index, prefix vocabulary, numpy sort keys.
 * ``text``: normalization, query parsing, highlighting, relative times.
 * ``queries``: access rules and every answer (table, search, preview, details, spaces).

@@ -26,7 +26,7 @@ from nameko.extensions import DependencyProvider
 from kernel.errors import ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
-from services.portal_query.domain import HANDLERS, Handler
+from services.portal_query.event_handlers import HANDLERS, Handler
 from services.portal_query.projector import Projector, without_cyclic_gc
 from services.portal_query.queries import View
 from services.portal_query.storage import StaleProjection, open_projection_storage

@@ -21,8 +21,10 @@ from collections.abc import Callable, Iterator, Mapping
 from kernel.contracts.envelope import RecordedEvent
 from kernel.eventstore import EventStore
 from kernel.logging import get_logger
-from services.portal_query.domain import HANDLERS, Handler, ReadModel, epoch
+from services.portal_query.documents import restore_model, take_changes
+from services.portal_query.event_handlers import HANDLERS, Handler, epoch
 from services.portal_query.queries import View
+from services.portal_query.read_model import ReadModel
 from services.portal_query.search_index import SearchIndex
 from services.portal_query.storage import GenerationState, ParkedEvent, ProjectionStorage
 
@@ -91,7 +93,7 @@ class Projector:
         """Index the whole model in bulk (far cheaper than ticket by ticket for a long
         catch-up); from then on every commit refreshes the tickets it changed."""
         self.index = SearchIndex.build(self.model, self.pause)
-        self.model.changed_tickets.clear()
+        self.model.take_changed_tickets()
 
     @classmethod
     def load(
@@ -119,7 +121,7 @@ class Projector:
                     continue
             else:
                 state = storage.state(generation)
-            model = ReadModel.from_documents(
+            model = restore_model(
                 (
                     document
                     for batch in storage.documents(state.generation, LOAD_BATCH)
@@ -197,11 +199,11 @@ class Projector:
 
     def _commit(self, checkpoint: int) -> None:
         """Persist what changed since the last commit, with the checkpoint, atomically."""
-        changes = self.model.take_dirty()
+        changes = take_changes(self.model)
+        changed_tickets = self.model.take_changed_tickets()
         if self.index is not None:
-            for ticket_id in self.model.changed_tickets:
+            for ticket_id in changed_tickets:
                 self.index.refresh(self.model, ticket_id)
-        self.model.changed_tickets.clear()
         self.revision = self.storage.commit(
             self.generation,
             self.revision,

@@ -19,14 +19,7 @@ import numpy as np
 from kernel.contracts.commands import MAX_PER_PAGE
 from kernel.errors import NoPortalAccess, NotFound
 from kernel.visibility import restricts
-from services.portal_query.domain import (
-    Contact,
-    Conversation,
-    Part,
-    ReadModel,
-    Ticket,
-    part_words,
-)
+from services.portal_query.read_model import Contact, Conversation, Part, ReadModel, Ticket
 from services.portal_query.search_index import (
     RANK_LOCATION,
     Filters,
@@ -41,6 +34,7 @@ from services.portal_query.text import (
     parse_query,
     relative_time,
 )
+from services.portal_query.token_cache import part_words
 
 DEFAULT_PER_PAGE = 25
 MESSENGER_URL = "/messenger/conversations/{}"
@@ -154,17 +148,12 @@ def visible_ticket(view: View, user_id: str, ticket_id: int) -> Ticket:
     return ticket
 
 
-def linked_ticket(model: ReadModel, conversation_id: str) -> Ticket | None:
-    ticket_id = model.ticket_of_conversation.get(conversation_id)
-    return None if ticket_id is None else model.tickets.get(ticket_id)
-
-
 def may_open(model: ReadModel, user_id: str, conversation: Conversation) -> bool:
     """A conversation opens in the Messenger for its participants and for whoever may see
     its linked ticket in the portal."""
     if user_id in conversation.participant_ids:
         return True
-    ticket = linked_ticket(model, conversation.id)
+    ticket = model.linked_ticket(conversation.id)
     return ticket is not None and may_see(model, user_id, ticket)
 
 
@@ -226,7 +215,7 @@ def portal_conversation(view: View, user_id: str, conversation_id: str) -> dict[
     the portal shows that ticket to the user."""
     model = view.model
     conversation = visible_conversation(view, user_id, conversation_id)
-    ticket = linked_ticket(model, conversation.id)
+    ticket = model.linked_ticket(conversation.id)
     shown = ticket is not None and may_see(model, user_id, ticket)
     return {
         "id": conversation.id,
@@ -266,7 +255,7 @@ def tickets_space(view: View, user_id: str) -> dict[str, Any]:
     """Tickets the user created or participates in, of any company or none, each with the
     conversation it links into when the user may open that conversation."""
     model = view.model
-    tickets = [model.tickets[t] for t in view.index.tickets_of_person.get(user_id, ())]
+    tickets = [model.tickets[t] for t in model.tickets_of_person.get(user_id, ())]
     tickets.sort(key=lambda t: (model.updated_at(t), t.id), reverse=True)
     items = []
     for ticket in tickets:

@@ -19,8 +19,9 @@ import numpy as np
 from sortedcontainers import SortedList
 
 from kernel.contracts.fields import TICKET_STATES
-from services.portal_query.domain import ReadModel, Ticket, conversation_words
+from services.portal_query.read_model import ReadModel, Ticket
 from services.portal_query.text import SearchQuery, token_set
+from services.portal_query.token_cache import conversation_words
 
 FIELDS = ("title", "description", "conversation")
 STATE_ORDER = {state: order for order, state in enumerate(TICKET_STATES)}
@@ -356,13 +357,11 @@ class Partition:
 
 
 class SearchIndex:
-    """Every partition, plus who each ticket belongs to for the Messenger tickets space."""
+    """Every partition, and which partition each ticket is in."""
 
     def __init__(self) -> None:
         self.partitions: dict[str | None, Partition] = {}
         self.partition_of: dict[int, str | None] = {}
-        self.tickets_of_person: dict[str, set[int]] = {}
-        self.people_of_ticket: dict[int, frozenset[str]] = {}
 
     @classmethod
     def build(cls, model: ReadModel, pause: Callable[[], None] = lambda: None) -> SearchIndex:
@@ -375,7 +374,6 @@ class SearchIndex:
                 (ticket, model.updated_at(ticket), index._words(model, ticket))
             )
             index.partition_of[ticket.id] = ticket.company_id
-            index._refresh_people(ticket.id, frozenset(model.people_of(ticket)))
             pause()
         for company_id, company_entries in entries.items():
             partition = index.partitions[company_id] = Partition(company_id)
@@ -411,12 +409,3 @@ class SearchIndex:
             partition = self.partitions[ticket.company_id] = Partition(ticket.company_id)
         partition.put(ticket, model.updated_at(ticket), words)
         self.partition_of[ticket_id] = ticket.company_id
-        self._refresh_people(ticket_id, frozenset(model.people_of(ticket)))
-
-    def _refresh_people(self, ticket_id: int, people: frozenset[str]) -> None:
-        old = self.people_of_ticket.get(ticket_id, frozenset())
-        for person in old - people:
-            self.tickets_of_person[person].discard(ticket_id)
-        for person in people - old:
-            self.tickets_of_person.setdefault(person, set()).add(ticket_id)
-        self.people_of_ticket[ticket_id] = people

@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from services.portal_query.domain import Document, DocumentKey
+from services.portal_query.documents import Document
+from services.portal_query.read_model import DocumentKey
 
 PROJECTIONS_FILE = "projections.sqlite3"
 StoredDocument = tuple[str, str, dict[str, Any]]  # (kind, key, body)

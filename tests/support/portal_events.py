@@ -16,8 +16,9 @@ from typing import Any
 from kernel.contracts.envelope import NewEvent, RecordedEvent, check_payload
 from kernel.contracts.events import LATEST_VERSION, PORTAL_SETTINGS_STREAM
 from kernel.eventstore.base import EventStore
-from services.portal_query.domain import HANDLERS, ReadModel
+from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.queries import TicketQuery, View
+from services.portal_query.read_model import ReadModel
 from services.portal_query.search_index import SearchIndex
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

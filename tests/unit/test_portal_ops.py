@@ -6,7 +6,7 @@ import pytest
 
 from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.__main__ import main
-from services.portal_query.domain import HANDLERS
+from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.projector import Projector
 from services.portal_query.storage import PROJECTIONS_FILE, SqliteProjectionStorage
 from tests.support.portal_events import acme_world

@@ -14,8 +14,10 @@ from kernel.contracts.events import EVENT_TYPES
 from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.projections import rebuild, retry_parked, status
 from services.portal_query import queries
-from services.portal_query.domain import HANDLERS, NOT_SHOWN, ReadModel, ticket_state_changed
+from services.portal_query.documents import restore_model
+from services.portal_query.event_handlers import HANDLERS, NOT_SHOWN, ticket_state_changed
 from services.portal_query.projector import Projector
+from services.portal_query.read_model import ReadModel
 from services.portal_query.storage import (
     PROJECTIONS_FILE,
     MongoProjectionStorage,
@@ -312,7 +314,7 @@ def test_an_event_type_the_portal_does_not_show_is_skipped(store, storage):
 
     assert projector.checkpoint == len(history.events)
     assert projector.parked == {}
-    assert isinstance(ReadModel.from_documents([]), ReadModel)
+    assert isinstance(restore_model([]), ReadModel)
 
 
 def test_every_event_of_the_platform_is_either_projected_or_known_not_to_matter():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.portal_query import queries
-from services.portal_query.domain import epoch
+from services.portal_query.event_handlers import epoch
 from tests.support.portal_events import History, ids, query
 
 NOW = 1_900_000_000.0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 
 from services.portal_query import queries
-from services.portal_query.domain import HANDLERS, ReadModel
+from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.queries import View
+from services.portal_query.read_model import ReadModel
 from services.portal_query.search_index import SearchIndex, bits_of, mask_of, slots_of
 from tests.support.portal_events import History, query
 
@@ -57,9 +58,8 @@ def incremental_view(history: History) -> View:
     index = SearchIndex()
     for event in history.events:
         HANDLERS[event.type](model, event)
-        for ticket_id in model.changed_tickets:
+        for ticket_id in model.take_changed_tickets():
             index.refresh(model, ticket_id)
-        model.changed_tickets.clear()
         for prefix in ("p", "pr", "f", "c", "4"):
             queries.admin_list_tickets(View(model, index), query(q=prefix), NOW)
     return View(model, index)

@@ -1,0 +1,249 @@
+"""The portal's read model: what customers and teammates may see, and the only ways to
+change it.
+
+Pure: no I/O and no clock (every time comes from an event), so two folds of the same events
+give identical state. It never holds an internal note or an internal attribute: the event
+handlers drop them before calling in here.
+
+Every change goes through a public method, which also records what it changed: the stored
+documents (``changed_documents``, for storage), the tickets the search index must refresh
+(``changed_tickets``), and who each ticket belongs to in the Messenger tickets space
+(``tickets_of_person``, kept in step at the few changes that can move it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.portal_query.token_cache import add_part_words
+
+DocumentKey = tuple[str, str]  # (kind, key) of the stored document a piece of state is in
+SETTINGS_KEY: DocumentKey = ("settings", "workspace")
+
+
+@dataclass(slots=True)
+class Contact:
+    id: str
+    email: str | None
+    name: str | None
+    attributes: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Ticket:
+    id: int
+    type: str
+    state: str
+    title: str
+    description: str
+    attributes: list[dict[str, Any]]  # customer-visible only: [{name, value}]
+    creator_id: str
+    participant_ids: list[str]
+    company_id: str | None
+    conversation_id: str | None
+    created_at: float
+    changed_at: float  # the last customer-visible change of the ticket itself
+
+
+@dataclass(slots=True)
+class Part:
+    """A customer-visible conversation part (internal notes never become one)."""
+
+    id: str
+    conversation_id: str
+    author_type: str
+    author_id: str
+    author_name: str | None
+    body: str
+    created_at: float
+    position: int
+    words: frozenset[str] | None = None  # search tokens (``token_cache``)
+
+
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    contact_id: str
+    participant_ids: list[str]
+    parts: dict[str, Part] = field(default_factory=dict)  # by id, in position order
+    last_part_at: float | None = None
+    words: frozenset[str] | None = None  # the union of the parts' tokens (``token_cache``)
+
+    def add(self, part: Part) -> None:
+        self.parts[part.id] = part
+        if self.last_part_at is None or part.created_at > self.last_part_at:
+            self.last_part_at = part.created_at
+
+
+@dataclass(slots=True)
+class Settings:
+    preview_enabled: bool = True
+    visibility_conditions: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ReadModel:
+    """Contacts, companies and memberships, tickets, conversations and portal settings.
+
+    ``track_changes=False`` (restoring from storage) records nothing: what was loaded is
+    already stored and indexed from scratch."""
+
+    def __init__(self, track_changes: bool = True) -> None:
+        self.contacts: dict[str, Contact] = {}
+        self.companies: dict[str, str] = {}  # id -> name
+        self.members: dict[str, set[str]] = {}  # company -> contacts
+        self.companies_of: dict[str, set[str]] = {}  # contact -> companies
+        self.tickets: dict[int, Ticket] = {}
+        self.conversations: dict[str, Conversation] = {}
+        self.ticket_of_conversation: dict[str, int] = {}
+        self.settings = Settings()
+        self.tickets_of_person: dict[str, set[int]] = {}
+        self._people_of_ticket: dict[int, frozenset[str]] = {}
+        self.track_changes = track_changes
+        # Insertion-ordered, so a caller can look at only the keys added since it last looked.
+        self.changed_documents: dict[DocumentKey, None] = {}
+        self.changed_tickets: set[int] = set()
+
+    # derived values --------------------------------------------------------------------
+
+    def updated_at(self, ticket: Ticket) -> float:
+        """The latest customer-visible change: the ticket's own or a visible part's."""
+        conversation = self.conversations.get(ticket.conversation_id or "")
+        last_part = conversation.last_part_at if conversation else None
+        return ticket.changed_at if last_part is None else max(ticket.changed_at, last_part)
+
+    def people_of(self, ticket: Ticket) -> frozenset[str]:
+        """Who the ticket belongs to in the Messenger tickets space: its creator and
+        participants, and the participants of its conversation (joins included)."""
+        people = {ticket.creator_id, *ticket.participant_ids}
+        conversation = self.conversations.get(ticket.conversation_id or "")
+        if conversation:
+            people.update(conversation.participant_ids)
+        return frozenset(people)
+
+    def contact_name(self, contact_id: str) -> str | None:
+        contact = self.contacts.get(contact_id)
+        return contact.name if contact else None
+
+    def linked_ticket(self, conversation_id: str) -> Ticket | None:
+        ticket_id = self.ticket_of_conversation.get(conversation_id)
+        return None if ticket_id is None else self.tickets.get(ticket_id)
+
+    # contacts, companies, settings -----------------------------------------------------
+
+    def save_contact(self, contact: Contact) -> None:
+        self.contacts[contact.id] = contact
+        self._document_changed("contact", contact.id)
+
+    def set_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self._document_changed(*SETTINGS_KEY)
+
+    def name_company(self, company_id: str, name: str) -> None:
+        self.companies[company_id] = name
+        self._document_changed("company", company_id)
+
+    def add_member(self, company_id: str, contact_id: str) -> None:
+        self.members.setdefault(company_id, set()).add(contact_id)
+        self.companies_of.setdefault(contact_id, set()).add(company_id)
+        self._document_changed("membership", f"{company_id}/{contact_id}")
+
+    def remove_member(self, company_id: str, contact_id: str) -> None:
+        self.members.get(company_id, set()).discard(contact_id)
+        self.companies_of.get(contact_id, set()).discard(company_id)
+        self._document_changed("membership", f"{company_id}/{contact_id}")
+
+    # tickets ---------------------------------------------------------------------------
+
+    def add_ticket(self, ticket: Ticket) -> None:
+        """A new ticket (or one restored), linked to its ``conversation_id`` if any."""
+        self.tickets[ticket.id] = ticket
+        if ticket.conversation_id:
+            self.ticket_of_conversation[ticket.conversation_id] = ticket.id
+        self._ticket_changed(ticket)
+        self._refresh_people(ticket)
+
+    def update_ticket(self, ticket_id: int, at: float, **fields: Any) -> None:
+        """Set ``fields`` of a ticket (not its conversation: :meth:`link_conversation`);
+        a customer-visible change at ``at``."""
+        ticket = self.tickets[ticket_id]
+        for name, value in fields.items():
+            setattr(ticket, name, value)
+        ticket.changed_at = max(ticket.changed_at, at)
+        self._ticket_changed(ticket)
+
+    def link_conversation(
+        self, ticket_id: int, conversation_id: str, participant_ids: list[str], at: float
+    ) -> None:
+        """Link the ticket to a conversation; the link carries its participants."""
+        ticket = self.tickets[ticket_id]
+        if self.ticket_of_conversation.get(ticket.conversation_id or "") == ticket.id:
+            del self.ticket_of_conversation[ticket.conversation_id]
+        ticket.conversation_id = conversation_id
+        self.ticket_of_conversation[conversation_id] = ticket.id
+        ticket.participant_ids = participant_ids
+        ticket.changed_at = max(ticket.changed_at, at)
+        self._ticket_changed(ticket)
+        self._refresh_people(ticket)
+
+    # conversations ---------------------------------------------------------------------
+
+    def start_conversation(self, conversation: Conversation) -> None:
+        self.conversations[conversation.id] = conversation
+        self._document_changed("conversation", conversation.id)
+        self._conversation_changed(conversation.id, people_changed=True)
+
+    def add_part(self, part: Part) -> None:
+        conversation = self.conversations[part.conversation_id]
+        conversation.add(part)
+        add_part_words(conversation, part)
+        self._document_changed("part", f"{conversation.id}/{part.id}")
+        self._conversation_changed(conversation.id)
+
+    def add_participant(self, conversation_id: str, contact_id: str) -> None:
+        """``contact_id`` takes part in the conversation from now on (once)."""
+        conversation = self.conversations[conversation_id]
+        if contact_id not in conversation.participant_ids:
+            conversation.participant_ids.append(contact_id)
+            self._document_changed("conversation", conversation_id)
+            self._conversation_changed(conversation_id, people_changed=True)
+
+    # what changed ----------------------------------------------------------------------
+
+    def take_changed_documents(self) -> list[DocumentKey]:
+        """The documents changed since the last call, in key order; then forget them."""
+        keys = sorted(self.changed_documents)
+        self.changed_documents.clear()
+        return keys
+
+    def take_changed_tickets(self) -> set[int]:
+        """The tickets changed since the last call; then forget them."""
+        tickets, self.changed_tickets = self.changed_tickets, set()
+        return tickets
+
+    def _document_changed(self, kind: str, key: str) -> None:
+        if self.track_changes:
+            self.changed_documents[kind, key] = None
+
+    def _ticket_changed(self, ticket: Ticket) -> None:
+        self._document_changed("ticket", str(ticket.id))
+        if self.track_changes:
+            self.changed_tickets.add(ticket.id)
+
+    def _conversation_changed(self, conversation_id: str, people_changed: bool = False) -> None:
+        ticket = self.linked_ticket(conversation_id)
+        if ticket is None:
+            return
+        if self.track_changes:
+            self.changed_tickets.add(ticket.id)
+        if people_changed:
+            self._refresh_people(ticket)
+
+    def _refresh_people(self, ticket: Ticket) -> None:
+        people = self.people_of(ticket)
+        old = self._people_of_ticket.get(ticket.id, frozenset())
+        for person in old - people:
+            self.tickets_of_person[person].discard(ticket.id)
+        for person in people - old:
+            self.tickets_of_person.setdefault(person, set()).add(ticket.id)
+        self._people_of_ticket[ticket.id] = people
