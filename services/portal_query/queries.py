@@ -22,6 +22,7 @@ from kernel.visibility import restricts
 from services.portal_query.read_model import Contact, Conversation, Part, ReadModel, Ticket
 from services.portal_query.search_index import (
     RANK_LOCATION,
+    SORTABLE,
     Filters,
     Hits,
     Partition,
@@ -322,23 +323,9 @@ def ordered(hits: list[Hits], query: TicketQuery) -> tuple[np.ndarray, np.ndarra
     ranks = np.concatenate([h.ranks for h in hits])
     sort = query.sort or ("relevance" if query.search is not None else "updated_at")
     if sort == "relevance":
-        order = np.lexsort((-ids, -np.concatenate([h.updated for h in hits]), ranks))
+        order = np.lexsort((-ids, -SORTABLE["updated_at"].merged(hits), ranks))
         return ids[order], ranks[order]
-    if sort == "type":
-        names = sorted({name for h in hits for name in h.type_names}, key=str.casefold)
-        ordinal = {name: n for n, name in enumerate(names)}
-        column = np.concatenate(
-            [np.array([ordinal[name] for name in h.type_names])[h.type_codes] for h in hits]
-        )
-    else:
-        column = np.concatenate(
-            [
-                {"id": h.ids, "state": h.states, "created_at": h.created, "updated_at": h.updated}[
-                    sort
-                ]
-                for h in hits
-            ]
-        )
+    column = SORTABLE[sort].merged(hits)
     sign = -1 if query.descending else 1
     order = np.lexsort((sign * ids, sign * column))
     return ids[order], ranks[order]

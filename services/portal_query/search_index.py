@@ -6,8 +6,9 @@ tenant's tickets are never even candidates. Inside a partition every ticket has 
 each token, type, state and creator maps to a Python int whose bits are the slots that
 have it, so "every word must match" is a handful of big-int ANDs. A sorted vocabulary
 expands the last word as a prefix (unions cached per prefix, invalidated per token), and
-numpy arrays per slot hold the sort keys, so filtering by date and sorting 10,000 tickets
-is vectorized.
+:class:`SortKeys` holds one numpy array per sortable column (struct of arrays), so filtering
+by date and sorting 10,000 tickets is vectorized. A new sortable column is one entry of
+:data:`SORTABLE`.
 """
 
 from __future__ import annotations
@@ -76,15 +77,116 @@ class Filters:
 
 @dataclass(slots=True)
 class Hits:
-    """The matching tickets of one partition, with their sort keys (parallel arrays)."""
+    """The matching tickets of one partition: their sort keys per column, what the codes
+    of each text column stand for, and their search ranks."""
 
-    ids: np.ndarray
-    created: np.ndarray
-    updated: np.ndarray
-    states: np.ndarray
-    type_codes: np.ndarray  # index into ``type_names``
-    type_names: list[str]
+    keys: dict[str, np.ndarray]
+    texts: dict[str, list[str]]
     ranks: np.ndarray
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.keys["id"]
+
+
+@dataclass(frozen=True, slots=True)
+class NumberColumn:
+    """A sortable column whose key is a number of the ticket (and its "last updated")."""
+
+    name: str  # the ``sort`` value of a ticket query
+    dtype: type
+    key: Callable[[Ticket, float], float]
+
+    def encode(self, keys: SortKeys, ticket: Ticket, updated_at: float) -> float:
+        return self.key(ticket, updated_at)
+
+    def merged(self, hits: list[Hits]) -> np.ndarray:
+        """The column over the hits of every partition, comparable across them."""
+        return np.concatenate([h.keys[self.name] for h in hits])
+
+
+@dataclass(frozen=True, slots=True)
+class TextColumn:
+    """A sortable text column, in case-insensitive order. A partition stores codes into its
+    own list of the values it has seen; merging partitions maps the codes to one order."""
+
+    name: str
+    text: Callable[[Ticket], str]
+    dtype: type = np.int32
+
+    def encode(self, keys: SortKeys, ticket: Ticket, updated_at: float) -> int:
+        return keys.code(self.name, self.text(ticket))
+
+    def merged(self, hits: list[Hits]) -> np.ndarray:
+        names = sorted({name for h in hits for name in h.texts[self.name]}, key=str.casefold)
+        ordinal = {name: n for n, name in enumerate(names)}
+        return np.concatenate(
+            [
+                np.array([ordinal[name] for name in h.texts[self.name]])[h.keys[self.name]]
+                for h in hits
+            ]
+        )
+
+
+SortColumn = NumberColumn | TextColumn
+SORTABLE: dict[str, SortColumn] = {
+    column.name: column
+    for column in (
+        NumberColumn("id", np.int64, lambda ticket, _updated_at: ticket.id),
+        TextColumn("type", lambda ticket: ticket.type),
+        NumberColumn(
+            "state",
+            np.int8,
+            lambda ticket, _updated_at: STATE_ORDER.get(ticket.state, len(STATE_ORDER)),
+        ),
+        NumberColumn("created_at", np.float64, lambda ticket, _updated_at: ticket.created_at),
+        NumberColumn("updated_at", np.float64, lambda _ticket, updated_at: updated_at),
+    )
+}
+"""The columns a ticket table sorts by, by their ``sort`` name."""
+
+
+class SortKeys:
+    """The sort keys of one partition's slots: one numpy array per column of
+    :data:`SORTABLE`, grown and filled together (a freed slot's keys are never read)."""
+
+    def __init__(self, capacity: int = 16) -> None:
+        self.arrays = {name: np.zeros(capacity, column.dtype) for name, column in SORTABLE.items()}
+        self.texts: dict[str, list[str]] = {
+            name: [] for name, column in SORTABLE.items() if isinstance(column, TextColumn)
+        }
+        self._codes: dict[str, dict[str, int]] = {name: {} for name in self.texts}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def code(self, column: str, text: str) -> int:
+        """The code of ``text`` in a text column (new texts get the next one)."""
+        codes = self._codes[column]
+        code = codes.get(text)
+        if code is None:
+            code = codes[text] = len(self.texts[column])
+            self.texts[column].append(text)
+        return code
+
+    def put(self, slot: int, ticket: Ticket, updated_at: float) -> None:
+        for name, column in SORTABLE.items():
+            self.arrays[name][slot] = column.encode(self, ticket, updated_at)
+
+    def grow(self, capacity: int) -> None:
+        """Room for ``capacity`` slots (doubling)."""
+        size = len(self.arrays["id"])
+        if capacity <= size:
+            return
+        while size < capacity:
+            size *= 2
+        for name, values in self.arrays.items():
+            self.arrays[name] = np.concatenate([values, np.zeros(size - len(values), values.dtype)])
+
+    def take(self, slots: np.ndarray, ranks: np.ndarray) -> Hits:
+        return Hits(
+            {name: values[slots] for name, values in self.arrays.items()}, self.texts, ranks
+        )
 
 
 class Partition:
@@ -103,13 +205,7 @@ class Partition:
         self.states: dict[str, int] = {}
         self.creators: dict[str, int] = {}
         self.slot_labels: list[tuple[str, str, str]] = []  # (type, state, creator)
-        self.type_names: list[str] = []  # every type seen here, in order of appearance
-        self.type_code_of: dict[str, int] = {}
-        self.ids = np.zeros(16, dtype=np.int64)
-        self.created = np.zeros(16)
-        self.updated = np.zeros(16)
-        self.state_order = np.zeros(16, dtype=np.int8)
-        self.type_codes = np.zeros(16, dtype=np.int32)
+        self.sort_keys = SortKeys()
         self._prefix_cache: dict[str, tuple[int, int, int]] = {}
 
     def __len__(self) -> int:
@@ -140,7 +236,7 @@ class Partition:
         self.slot_labels[slot] = labels
         for table, label in zip((self.types, self.states, self.creators), labels, strict=True):
             table[label] = table.get(label, 0) | bit
-        self._set_keys(slot, ticket, updated_at)
+        self.sort_keys.put(slot, ticket, updated_at)
         self.live |= bit
 
     def load(
@@ -152,7 +248,7 @@ class Partition:
         bitset is built a single time (adding tickets one by one would rebuild every
         big int again for each ticket)."""
         count = len(entries)
-        self._grow(count)
+        self.sort_keys.grow(count)
         postings: tuple[dict[str, list[int]], ...] = ({}, {}, {})
         label_postings: tuple[dict[str, list[int]], ...] = ({}, {}, {})
         for slot, (ticket, updated_at, words) in enumerate(entries):
@@ -166,7 +262,7 @@ class Partition:
                     postings[field].setdefault(token, []).append(slot)
             for table, label in zip(label_postings, labels, strict=True):
                 table.setdefault(label, []).append(slot)
-            self._set_keys(slot, ticket, updated_at)
+            self.sort_keys.put(slot, ticket, updated_at)
             pause()
         for field, table in enumerate(postings):
             for token, slots in table.items():
@@ -178,31 +274,6 @@ class Partition:
             target.update({label: bits_of(s, count) for label, s in table.items()})
         self.vocabulary = SortedList(set().union(*postings))
         self.live = (1 << count) - 1
-
-    def _set_keys(self, slot: int, ticket: Ticket, updated_at: float) -> None:
-        code = self.type_code_of.get(ticket.type)
-        if code is None:
-            code = self.type_code_of[ticket.type] = len(self.type_names)
-            self.type_names.append(ticket.type)
-        self.ids[slot] = ticket.id
-        self.created[slot] = ticket.created_at
-        self.updated[slot] = updated_at
-        self.state_order[slot] = STATE_ORDER.get(ticket.state, len(STATE_ORDER))
-        self.type_codes[slot] = code
-
-    def _grow(self, capacity: int) -> None:
-        """Room for ``capacity`` slots in the sort-key arrays (doubling)."""
-        size = len(self.ids)
-        if capacity <= size:
-            return
-        while size < capacity:
-            size *= 2
-        extra = size - len(self.ids)
-        self.ids = np.concatenate([self.ids, np.zeros(extra, dtype=np.int64)])
-        self.created = np.concatenate([self.created, np.zeros(extra)])
-        self.updated = np.concatenate([self.updated, np.zeros(extra)])
-        self.state_order = np.concatenate([self.state_order, np.zeros(extra, np.int8)])
-        self.type_codes = np.concatenate([self.type_codes, np.zeros(extra, np.int32)])
 
     def remove(self, ticket_id: int) -> None:
         slot = self.slot_of.pop(ticket_id, None)
@@ -226,7 +297,7 @@ class Partition:
             self.ticket_at.append(None)
             self.slot_words.append((frozenset(),) * 3)
             self.slot_labels.append(("", "", ""))
-            self._grow(slot + 1)
+            self.sort_keys.grow(slot + 1)
         self.ticket_at[slot] = ticket_id
         self.slot_of[ticket_id] = slot
         return slot
@@ -309,10 +380,11 @@ class Partition:
             bits, levels = self._match(bits, query)
         slots = slots_of(bits)
         keep = None
-        for values, low, high in (
-            (self.created, filters.created_from, filters.created_to),
-            (self.updated, filters.updated_from, filters.updated_to),
+        for column, low, high in (
+            ("created_at", filters.created_from, filters.created_to),
+            ("updated_at", filters.updated_from, filters.updated_to),
         ):
+            values = self.sort_keys[column]
             if low is not None:
                 keep = (values[slots] >= low) & (True if keep is None else keep)
             if high is not None:
@@ -323,15 +395,7 @@ class Partition:
         for rank in reversed(range(len(levels))):
             if levels[rank]:
                 ranks[mask_of(levels[rank], self.size)[slots]] = rank
-        return Hits(
-            ids=self.ids[slots],
-            created=self.created[slots],
-            updated=self.updated[slots],
-            states=self.state_order[slots],
-            type_codes=self.type_codes[slots],
-            type_names=self.type_names,
-            ranks=ranks,
-        )
+        return self.sort_keys.take(slots, ranks)
 
     def _match(self, bits: int, query: SearchQuery) -> tuple[int, tuple[int, ...]]:
         """The tickets where every word matches somewhere, and, per rank, those where all

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from kernel.contracts.commands import SORT_COLUMNS
 from services.portal_query import queries
 from services.portal_query.event_handlers import epoch
+from services.portal_query.search_index import SORTABLE, NumberColumn, TextColumn
 from tests.support.portal_events import History, ids, query
 
 NOW = 1_900_000_000.0
@@ -107,6 +109,30 @@ def test_every_column_sorts_both_ways(sort, ascending):
     if sort == "type":  # ties (the two Bugs) break by id in the same direction
         expected_descending = [3, 4, 2, 1]
     assert ids(portal(view, sort=sort, order="desc")) == expected_descending
+
+
+def test_the_index_sorts_by_exactly_the_columns_a_query_may_name():
+    assert set(SORTABLE) == set(SORT_COLUMNS)
+
+
+def test_a_new_sortable_column_is_one_declaration(monkeypatch):
+    monkeypatch.setitem(SORTABLE, "title", TextColumn("title", lambda ticket: ticket.title))
+    monkeypatch.setitem(
+        SORTABLE, "title_length", NumberColumn("title_length", int, lambda t, _: len(t.title))
+    )
+    h = History()
+    h.company("acme")
+    h.company("evil")
+    for ticket_id, company, title in ((1, "acme", "b"), (2, "evil", "A"), (3, "acme", "ccc")):
+        h.ticket(ticket_id, company, title=title)
+    view = h.view()
+
+    def admin(**fields):
+        return ids(queries.admin_list_tickets(view, query(**fields), NOW))
+
+    assert admin(sort="title", order="asc") == [2, 1, 3]  # across partitions, any case
+    assert admin(sort="title", order="desc") == [3, 1, 2]
+    assert admin(sort="title_length", order="desc") == [3, 2, 1]
 
 
 def test_the_default_order_is_last_updated_newest_first():
