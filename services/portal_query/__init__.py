@@ -12,6 +12,7 @@
 * ``queries``: access rules and every answer (table, search, preview, details, spaces).
 * ``storage``: generations of documents with checkpoint, on SQLite or MongoDB.
 * ``projector``: follows the store into a generation, parks failing events.
+* ``ops``: rebuild, status, parked events and their retry (``portalctl`` calls them).
 * ``dependencies`` / ``service``: the nameko shell (prompts, timer, RPC).
 
 Measured on this project's machines (2 cores) with ``bench.datagen``'s data sets: a

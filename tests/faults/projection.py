@@ -11,8 +11,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
-from portalctl.projections import rebuild
 from portalctl.stack import Stack
+from services.portal_query.ops import rebuild
 from services.portal_query.storage import PROJECTIONS_FILE, SqliteProjectionStorage
 from tests.support.portal_events import History
 from tests.support.waiting import eventually

@@ -11,10 +11,10 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.errors import NoPortalAccess, NotFound, ValidationFailed
-from portalctl.projections import rebuild
 from portalctl.stack import REPOSITORY, Stack
 from services.portal_query.dependencies import Projection
 from services.portal_query.event_handlers import HANDLERS
+from services.portal_query.ops import rebuild
 from services.portal_query.service import PortalQueryService
 from services.portal_query.storage import open_projection_storage
 from tests.support import waiting

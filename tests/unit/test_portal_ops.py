@@ -1,4 +1,5 @@
-"""``portalctl rebuild``, ``status`` and ``parked`` on a temp embedded store."""
+"""``portalctl rebuild``, ``status`` and ``parked`` (parsing and output; the work is in
+``services.portal_query.ops``) on a temp embedded store."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def test_rebuild_prints_a_summary_and_switches_generations(store, data_dir, caps
     main(["rebuild"])
     main(["rebuild"])
 
-    output = capsys.readouterr().out
+    captured = capsys.readouterr()
+    output = captured.out
+    assert "100%|" in captured.err and "12.0/12.0" in captured.err  # the progress bar
     assert "rebuilt generation 1: 12 events in" in output
     assert "rebuilt generation 2: 12 events in" in output
     assert "events/s), 0 parked" in output

@@ -12,10 +12,10 @@ import pytest
 from kernel.contracts.envelope import NewEvent
 from kernel.contracts.events import EVENT_TYPES
 from kernel.eventstore.sqlite import SqliteEventStore
-from portalctl.projections import rebuild, retry_parked, status
 from services.portal_query import queries
 from services.portal_query.documents import restore_model
 from services.portal_query.event_handlers import HANDLERS, NOT_SHOWN, ticket_state_changed
+from services.portal_query.ops import rebuild, retry_parked, status
 from services.portal_query.projector import Projector
 from services.portal_query.read_model import ReadModel
 from services.portal_query.storage import (
