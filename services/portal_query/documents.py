@@ -145,10 +145,12 @@ DOCUMENT_KINDS: dict[str, DocumentKind] = {
 
 def take_changes(model: ReadModel) -> dict[DocumentKey, Document | None]:
     """The documents changed since the last call (``None``: delete), then forget them."""
-    return {
-        (kind, key): DOCUMENT_KINDS[kind].body(model, key)
-        for kind, key in model.take_changed_documents()
-    }
+    return {key: document_of(model, key) for key in model.take_changed_documents()}
+
+
+def document_of(model: ReadModel, key: DocumentKey) -> Document | None:
+    """The stored form of one piece of state; ``None`` when it no longer exists."""
+    return DOCUMENT_KINDS[key[0]].body(model, key[1])
 
 
 def restore_model(

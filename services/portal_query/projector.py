@@ -4,7 +4,10 @@ The store is the truth: positions are contiguous and in commit order, so reading
 the checkpoint never skips a late commit, and a bus message is only a prompt to read.
 Each batch of events is applied to the in-memory read model, then its document changes,
 parked events and new checkpoint are committed in one transaction; a replayed or
-redelivered event is below the checkpoint and changes nothing.
+redelivered event is below the checkpoint and changes nothing. When the storage limits
+what one transaction may carry (MongoDB), a batch is committed in several transactions,
+each with the position of the last event it covers, as soon as its pending changes reach
+a limit (:class:`CommitBudget`).
 
 A handler that raises is retried (``MAX_ATTEMPTS`` in all), then its event is parked with
 the error; later events of the same stream park behind it (per-stream order), and other
@@ -15,18 +18,25 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
+from itertools import islice
 
 from kernel.contracts.envelope import RecordedEvent
 from kernel.eventstore import EventStore
 from kernel.logging import get_logger
-from services.portal_query.documents import restore_model, take_changes
+from services.portal_query.documents import document_of, restore_model, take_changes
 from services.portal_query.event_handlers import HANDLERS, Handler, epoch
 from services.portal_query.queries import View
 from services.portal_query.read_model import ReadModel
 from services.portal_query.search_index import SearchIndex
-from services.portal_query.storage import GenerationState, ParkedEvent, ProjectionStorage
+from services.portal_query.storage import (
+    CommitLimits,
+    GenerationState,
+    ParkedEvent,
+    ProjectionStorage,
+)
 
 log = get_logger(__name__)
 
@@ -53,6 +63,39 @@ def without_cyclic_gc() -> Iterator[None]:
 
 def _no_pause() -> None:
     """Called between steps of long work; the service passes one that lets queries run."""
+
+
+# ASCII-only JSON: its length is at least the UTF-8 size of the same text.
+_measure = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+class CommitBudget:
+    """Whether the changes applied since the last commit reached what one commit may carry.
+
+    Documents are counted exactly. Bytes are counted from above without encoding every
+    document again at every event: each changed document's size when it first changed,
+    plus every event's payload (the most a handler can grow a document by)."""
+
+    def __init__(self, limits: CommitLimits) -> None:
+        self.limits = limits
+        self.bytes = 0
+
+    def reached(self, model: ReadModel, event: RecordedEvent, documents_before: int) -> bool:
+        """After ``event`` was applied (``documents_before`` changed documents before)."""
+        changed = model.changed_documents
+        if self.limits.bytes is not None:
+            # The documents this event changed first are the last ones in insertion order.
+            for key in islice(reversed(changed), len(changed) - documents_before):
+                body = document_of(model, key)
+                self.bytes += len(key[0]) + len(key[1]) + len(_measure(body))
+            self.bytes += len(_measure(event.payload))
+            if self.bytes >= self.limits.bytes:
+                return True
+        return self.limits.documents is not None and len(changed) >= self.limits.documents
+
+    def spent(self) -> None:
+        """The pending changes were committed."""
+        self.bytes = 0
 
 
 class Projector:
@@ -85,6 +128,7 @@ class Projector:
         self.parked_streams = {event.stream_id for event in parked}
         self._parked_changes: dict[int, ParkedEvent] = {}
         self._unparked: set[int] = set()
+        self._budget = CommitBudget(storage.commit_limits)
         self.index: SearchIndex | None = None
         if with_index:
             self.build_index()
@@ -150,8 +194,12 @@ class Projector:
             if not events:
                 break
             for event in events:
+                before = len(self.model.changed_documents)
                 self._apply(event)
-            self._commit(events[-1].position)
+                if self._budget.reached(self.model, event, before):
+                    self._commit(event.position)
+            if self.checkpoint < events[-1].position:
+                self._commit(events[-1].position)
             applied += len(events)
             self.pause()
             if len(events) < limit:
@@ -216,6 +264,7 @@ class Projector:
         self.checkpoint = max(self.checkpoint, checkpoint)
         self._parked_changes.clear()
         self._unparked.clear()
+        self._budget.spent()
 
     # parked events ---------------------------------------------------------------------
 
@@ -232,6 +281,7 @@ class Projector:
                 self._park(event, parked.error, parked.attempts)
                 continue
             handler = self.handlers.get(event.type)
+            before = len(self.model.changed_documents)
             error = self._run(handler, event) if handler else None
             if error is None:
                 self._unparked.add(parked.position)
@@ -239,6 +289,8 @@ class Projector:
                 retried += 1
             else:
                 self._park(event, error, parked.attempts + MAX_ATTEMPTS)
+            if self._budget.reached(self.model, event, before):
+                self._commit(self.checkpoint)
         self._commit(self.checkpoint)
         return {"retried": retried, "parked": len(self.parked)}
 

@@ -14,6 +14,9 @@ backends (embedded SQLite beside the event store, or MongoDB).
   documents also carried their company (a SQLite column, a MongoDB field and index, never
   read) load and take commits as they are: reads never named it and writes leave it empty,
   so no format change and no rebuild is needed.
+* A backend whose transactions have limits says so (:class:`CommitLimits`); the projector
+  then commits as soon as the changes pending reach one, each batch still with its
+  checkpoint, instead of letting one commit grow with the number of events it covers.
 """
 
 from __future__ import annotations
@@ -59,12 +62,29 @@ class ParkedEvent:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class CommitLimits:
+    """What one commit should carry at most: documents written or deleted, and their bytes
+    (``None``: no limit). A commit is made once the pending changes reach a limit, so it
+    may pass it by the changes of one event (at most a part and its conversation)."""
+
+    documents: int | None = None
+    bytes: int | None = None
+
+
+# MongoDB: a transaction must finish within 60 s (transactionLifetimeLimitSeconds) and fit in
+# the server's cache; 1,000 documents and 4 MiB stay far inside both, and inside the 16 MB
+# that a single oplog entry may hold.
+MONGO_COMMIT_LIMITS = CommitLimits(documents=1_000, bytes=4 * 1024 * 1024)
+
 # One encoder for every document: ``json.dumps`` with options builds a new one per call.
 encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 class ProjectionStorage(ABC):
     """Generations of projection documents; one implementation per backend."""
+
+    commit_limits = CommitLimits()
 
     @abstractmethod
     def current(self) -> GenerationState | None:
@@ -316,15 +336,23 @@ class SqliteProjectionStorage(ProjectionStorage):
 class MongoProjectionStorage(ProjectionStorage):
     """Projections in MongoDB: ``projection_meta`` (the pointer), ``projection_generations``
     (checkpoint and revision) and per generation ``projection_<n>_documents`` and
-    ``projection_<n>_parked``. A commit is one multi-document transaction;
-    ``transactions=False`` (only for ``mongomock``) runs it under a lock instead."""
+    ``projection_<n>_parked``. A commit is one multi-document transaction, kept within
+    ``commit_limits``; ``transactions=False`` (only for ``mongomock``) runs it under a lock
+    instead."""
 
-    def __init__(self, client: Any, database: str = "portal", transactions: bool = True):
+    def __init__(
+        self,
+        client: Any,
+        database: str = "portal",
+        transactions: bool = True,
+        commit_limits: CommitLimits = MONGO_COMMIT_LIMITS,
+    ):
         from pymongo.read_concern import ReadConcern
         from pymongo.write_concern import WriteConcern
 
         self._client = client
         self._transactions = transactions
+        self.commit_limits = commit_limits
         self._lock = threading.Lock()
         self._concern = {
             "write_concern": WriteConcern("majority"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import uuid
 
+import bson
 import pytest
 
 from kernel.contracts.envelope import NewEvent
@@ -19,7 +20,9 @@ from services.portal_query.ops import rebuild, retry_parked, status
 from services.portal_query.projector import Projector
 from services.portal_query.read_model import ReadModel
 from services.portal_query.storage import (
+    MONGO_COMMIT_LIMITS,
     PROJECTIONS_FILE,
+    CommitLimits,
     MongoProjectionStorage,
     SqliteProjectionStorage,
     StaleProjection,
@@ -321,3 +324,119 @@ def test_every_event_of_the_platform_is_either_projected_or_known_not_to_matter(
     """A new event type must be decided on here, not silently skipped."""
     assert {name for name, _version in EVENT_TYPES} == set(HANDLERS) | NOT_SHOWN
     assert not set(HANDLERS) & NOT_SHOWN
+
+
+# Bounded commits ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mongo_storage():
+    """MongoDB projection storage (a real server at MONGO_URI, else mongomock)."""
+    database = f"bounded_{uuid.uuid4().hex[:12]}"
+    client, transactions = mongo_client(database)
+    yield lambda limits=MONGO_COMMIT_LIMITS: MongoProjectionStorage(
+        client, database, transactions=transactions, commit_limits=limits
+    )
+    client.drop_database(database)
+
+
+def many_tickets(count: int, description: str = "") -> History:
+    h = acme_world()
+    for ticket_id in range(4, count + 4):
+        h.ticket(ticket_id, "acme", title=f"Printer {ticket_id}", description=description)
+    return h
+
+
+def record_commits(storage, fail_at: int | None = None) -> list[dict]:
+    """Wrap ``storage.commit``: what each commit carried (documents, BSON bytes, checkpoint)
+    and which generation was current meanwhile; the ``fail_at``-th commit raises."""
+    commits: list[dict] = []
+    real_commit = storage.commit
+
+    def commit(generation, expected_revision, checkpoint, changes, **options):
+        if len(commits) + 1 == fail_at:
+            raise OSError("connection lost")
+        carried = [{"_id": f"{k}:{key}", "body": body} for (k, key), body in changes.items()]
+        commits.append(
+            {
+                "documents": len(changes),
+                "bytes": len(bson.encode({"documents": carried})),
+                "checkpoint": checkpoint,
+                "current": storage.current().generation if storage.current() else None,
+                "generation": generation,
+            }
+        )
+        return real_commit(generation, expected_revision, checkpoint, changes, **options)
+
+    storage.commit = commit
+    return commits
+
+
+def crowded_company(store, members: int) -> None:
+    """A company of ``members`` members (a document each), appended in one go."""
+    h = History()
+    h.company("acme")
+    h.member("acme", *(f"member-{n}" for n in range(members)))
+    new_events = [NewEvent(e.type, e.payload, occurred_at=e.occurred_at) for e in h.events]
+    store.append("company-acme", new_events, 0)
+
+
+def test_a_large_rebuild_on_mongodb_commits_in_bounded_batches(store, mongo_storage):
+    """2,500 documents in one rebuild step (up to 50,000 events): several transactions of
+    at most 1,000 documents (plus one event's), each with its checkpoint, into a
+    generation that becomes current only when caught up."""
+    crowded_company(store, 2_500)
+    storage = mongo_storage()
+    commits = record_commits(storage)
+
+    summary = rebuild(store, storage)
+
+    assert len(commits) >= 3
+    assert all(c["documents"] <= MONGO_COMMIT_LIMITS.documents + 2 for c in commits)
+    assert all(c["bytes"] < 16 * 1024 * 1024 for c in commits)
+    checkpoints = [c["checkpoint"] for c in commits]
+    assert checkpoints == sorted(set(checkpoints)) and checkpoints[-1] == store.head_position()
+    assert {c["generation"] for c in commits} == {summary.generation}
+    assert all(c["current"] != summary.generation for c in commits)
+    assert storage.current().generation == summary.generation
+    assert documents(storage) == clean_rebuild(store, SqliteProjectionStorage(_other(store)))
+
+
+def test_a_commit_stops_growing_at_the_byte_limit_and_a_failed_rebuild_never_turns_current(
+    store, mongo_storage
+):
+    many_tickets(300, description="paper jam " * 200).append_to(store)  # 2 KB per ticket
+    limits = CommitLimits(documents=1_000, bytes=100_000)
+    live = Projector.load(store, mongo_storage(limits))
+    live.catch_up()
+    failing = mongo_storage(limits)
+    record_commits(failing, fail_at=3)
+
+    with pytest.raises(OSError):
+        rebuild(store, failing)
+
+    assert failing.current().generation == live.generation  # not the half-built one
+    storage = mongo_storage(limits)
+    commits = record_commits(storage)
+    summary = rebuild(store, storage)
+    assert len(commits) >= 5
+    assert all(c["bytes"] <= limits.bytes for c in commits)
+    assert storage.current().generation == summary.generation
+    assert documents(storage) == clean_rebuild(store, SqliteProjectionStorage(_other(store)))
+
+
+def test_retrying_parked_events_commits_within_the_limits_too(store, mongo_storage):
+    history = many_tickets(30)
+    for ticket_id in range(4, 34):
+        history.state(ticket_id, "resolved")
+    history.append_to(store)
+    storage = mongo_storage(CommitLimits(documents=10))
+    broken = {**HANDLERS, "TicketStateChanged": _explode}
+    Projector.load(store, storage, handlers=broken).catch_up()
+    commits = record_commits(storage)
+
+    assert retry_parked(store, storage) == {"retried": 30, "parked": 0}
+
+    assert len(commits) >= 3
+    assert all(c["documents"] <= 10 for c in commits)
+    assert documents(storage) == clean_rebuild(store, SqliteProjectionStorage(_other(store)))
