@@ -337,26 +337,26 @@ class MongoProjectionStorage(ProjectionStorage):
     """Projections in MongoDB: ``projection_meta`` (the pointer), ``projection_generations``
     (checkpoint and revision) and per generation ``projection_<n>_documents`` and
     ``projection_<n>_parked``. A commit is one multi-document transaction, kept within
-    ``commit_limits``; ``transactions=False`` (only for ``mongomock``) runs it under a lock
-    instead."""
+    ``commit_limits`` and run like the event store's (:class:`Transactions`: a replica set
+    is required, transient errors are retried with backoff, and each commit is bounded by
+    ``deadline``)."""
 
     def __init__(
         self,
         client: Any,
         database: str = "portal",
-        transactions: bool = True,
         commit_limits: CommitLimits = MONGO_COMMIT_LIMITS,
+        deadline: float = 3.0,
     ):
-        from pymongo.read_concern import ReadConcern
-        from pymongo.write_concern import WriteConcern
+        from kernel.eventstore.mongo import READ_CONCERN, Transactions
 
         self._client = client
-        self._transactions = transactions
+        self._transactions = Transactions(client, deadline)
+        self._transactions.check_server()
         self.commit_limits = commit_limits
-        self._lock = threading.Lock()
         self._concern = {
-            "write_concern": WriteConcern("majority"),
-            "read_concern": ReadConcern("majority"),
+            "write_concern": self._transactions.write_concern,
+            "read_concern": READ_CONCERN,
         }
         self._db = client[database]
         self._meta = self._db.get_collection("projection_meta", **self._concern)
@@ -370,11 +370,7 @@ class MongoProjectionStorage(ProjectionStorage):
         )
 
     def _in_transaction(self, work: Callable[[Any], Any]) -> Any:
-        if not self._transactions:
-            with self._lock:
-                return work(None)
-        with self._client.start_session() as session:
-            return session.with_transaction(work)
+        return self._transactions.run(work)
 
     @staticmethod
     def _as_state(document: dict | None) -> GenerationState | None:
@@ -514,7 +510,15 @@ def open_projection_storage(config: Mapping[str, Any]) -> ProjectionStorage:
     if mongo_uri:
         import pymongo
 
-        client = pymongo.MongoClient(mongo_uri, tz_aware=True)
-        return MongoProjectionStorage(client, config.get("MONGO_DATABASE") or "portal")
+        from kernel.eventstore import store_deadline
+
+        deadline = store_deadline(config)
+        # No client-wide timeoutMS: loading a generation's documents is one long cursor.
+        client = pymongo.MongoClient(
+            mongo_uri, tz_aware=True, serverSelectionTimeoutMS=int(deadline * 1000)
+        )
+        return MongoProjectionStorage(
+            client, config.get("MONGO_DATABASE") or "portal", deadline=deadline
+        )
     data_dir = Path(config.get("PORTAL_DATA_DIR") or "var/data")
     return SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)

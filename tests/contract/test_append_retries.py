@@ -25,7 +25,7 @@ def store(request, tmp_path) -> EventStore:
         yield SqliteEventStore(tmp_path / "events.sqlite3")
         return
     database = f"retries_{uuid.uuid4().hex[:12]}"
-    client, _ = mongo_client(database)
+    client = mongo_client(database)
     yield MongoEventStore(client, database)
     client.drop_database(database)
 

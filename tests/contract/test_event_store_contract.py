@@ -41,7 +41,7 @@ def backend(request, tmp_path):
         yield lambda writer=None: SqliteEventStore(path, writer)
         return
     database = f"contract_{uuid.uuid4().hex[:12]}"
-    client, _ = mongo_client(database)
+    client = mongo_client(database)
     yield lambda writer=None: MongoEventStore(client, database, writer)
     client.drop_database(database)
 

@@ -29,8 +29,8 @@ def backend(request, tmp_path):
         yield lambda: SqliteProjectionStorage(tmp_path / PROJECTIONS_FILE)
         return
     database = f"projections_{uuid.uuid4().hex[:12]}"
-    client, transactions = mongo_client(database)
-    yield lambda: MongoProjectionStorage(client, database, transactions=transactions)
+    client = mongo_client(database)
+    yield lambda: MongoProjectionStorage(client, database)
     client.drop_database(database)
 
 
@@ -194,8 +194,8 @@ def test_a_sqlite_generation_with_the_old_company_column_loads_and_takes_commits
 
 def test_a_mongo_generation_with_the_old_company_field_loads_and_takes_commits():
     database = f"projections_{uuid.uuid4().hex[:12]}"
-    client, transactions = mongo_client(database)
-    storage = MongoProjectionStorage(client, database, transactions=transactions)
+    client = mongo_client(database)
+    storage = MongoProjectionStorage(client, database)
     generation = current_generation(storage)
     client[database][f"projection_{generation}_documents"].insert_many(
         [

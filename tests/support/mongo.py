@@ -59,12 +59,12 @@ def mongo_backend_description() -> str:
     )
 
 
-def mongo_client(database: str):
-    """A client and whether it has real transactions; the caller drops ``database`` after."""
+def mongo_client(database: str) -> Any:
+    """A client of the MongoDB under test; the caller drops ``database`` after."""
     uri = real_mongo_uri()
     if uri:
-        return pymongo.MongoClient(uri, tz_aware=True), True
-    return MongomockReplicaSet(), False
+        return pymongo.MongoClient(uri, tz_aware=True)
+    return MongomockReplicaSet()
 
 
 class MongomockReplicaSet:

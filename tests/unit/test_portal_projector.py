@@ -46,8 +46,8 @@ def storage(request, data_dir):
         yield SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
         return
     database = f"projector_{uuid.uuid4().hex[:12]}"
-    client, transactions = mongo_client(database)
-    yield MongoProjectionStorage(client, database, transactions=transactions)
+    client = mongo_client(database)
+    yield MongoProjectionStorage(client, database)
     client.drop_database(database)
 
 
@@ -333,9 +333,9 @@ def test_every_event_of_the_platform_is_either_projected_or_known_not_to_matter(
 def mongo_storage():
     """MongoDB projection storage (a real server at MONGO_URI, else mongomock)."""
     database = f"bounded_{uuid.uuid4().hex[:12]}"
-    client, transactions = mongo_client(database)
+    client = mongo_client(database)
     yield lambda limits=MONGO_COMMIT_LIMITS: MongoProjectionStorage(
-        client, database, transactions=transactions, commit_limits=limits
+        client, database, commit_limits=limits
     )
     client.drop_database(database)
 
