@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -76,10 +74,8 @@ class WorkerEventLog:
         correlation_id: str | None = None,
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
-        kill_after_append: str | None = None,
     ):
         self.store = store
-        self.kill_after_append = kill_after_append
         self.correlation_id = correlation_id
         self.idempotency_key = idempotency_key
         self.fingerprint = fingerprint
@@ -138,10 +134,7 @@ class WorkerEventLog:
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: int
     ) -> list[RecordedEvent]:
-        recorded = self.store.append(stream_id, events, expected_version)
-        if self.kill_after_append and any(e.type == self.kill_after_append for e in events):
-            os.kill(os.getpid(), signal.SIGKILL)  # a crash between the append and the reply
-        return recorded
+        return self.store.append(stream_id, events, expected_version)
 
     def read_stream(self, stream_id: str) -> list[RecordedEvent]:
         return self.store.read_stream(stream_id)
@@ -156,8 +149,6 @@ class EventLog(DependencyProvider):
 
     def setup(self) -> None:
         self.store = open_event_store(self.container.config, writer=self.container.service_name)
-        # Fault injection for the reliability tests only (empty in any real deployment).
-        self.kill_after_append = self.container.config.get("FAULT_KILL_AFTER_APPEND") or None
 
     def stop(self) -> None:
         self.store.close()
@@ -169,7 +160,6 @@ class EventLog(DependencyProvider):
             correlation_id_of(worker_ctx),
             worker_ctx.data.get(IDEMPOTENCY_KEY),
             worker_ctx.data.get(FINGERPRINT_KEY),
-            self.kill_after_append,
         )
 
 
