@@ -1,6 +1,8 @@
 """Shared kernel: what every service of the portal platform uses.
 
 Event envelope and schemas (``contracts``), the append-only event store (``eventstore``),
-configuration, structured logging, typed errors and the Nameko plumbing that hands these to
-service workers (``nameko``).
+configuration (``config``), structured logging (``logging``), typed errors (``errors``),
+and the Nameko plumbing that hands these to service workers: dependency providers
+(``dependencies``), the command loop (``aggregate``), the RPC entrypoint (``rpc``) and the
+service runner (``runner``).
 """

@@ -79,11 +79,6 @@ class ConcurrencyConflict(Conflict):
 
 
 @deserialize_to_instance
-class PayloadTooLarge(PortalError):
-    code, status = "payload_too_large", 413
-
-
-@deserialize_to_instance
 class ServiceUnavailable(PortalError):
     code, status = "service_unavailable", 503
 

@@ -33,10 +33,6 @@ class EventType:
     category: str
     schema: dict
 
-    @property
-    def owner(self) -> str:
-        return CATEGORY_OWNERS[self.category]
-
 
 def _required(schema: dict) -> dict:
     """Every payload field is required unless the rule says otherwise."""
