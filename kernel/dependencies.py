@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import eventlet
@@ -21,7 +21,8 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 from werkzeug.wrappers import Request
 
-from kernel.contracts.envelope import NewEvent, RecordedEvent, derived_event_id
+from kernel.contracts.envelope import Decision, NewEvent, RecordedEvent, derived_event_id
+from kernel.contracts.events import CATEGORY_OWNERS, category_of, unique_event_id
 from kernel.errors import Conflict, ServiceUnavailable, UpstreamTimeout
 from kernel.eventstore import EventStore, open_event_store
 
@@ -65,7 +66,9 @@ class RequestContext(DependencyProvider):
 
 
 class WorkerEventLog:
-    """The event store as one worker sees it."""
+    """The event store as one worker sees it: its streams to read, events stamped for this
+    worker, and appends (through :mod:`kernel.aggregate`). Another service's facts are not
+    looked up here: they come from that service, over RPC or as events."""
 
     def __init__(
         self,
@@ -75,7 +78,8 @@ class WorkerEventLog:
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
     ):
-        self.store = store
+        self._store = store
+        self._service = service
         self.correlation_id = correlation_id
         self.idempotency_key = idempotency_key
         self.fingerprint = fingerprint
@@ -85,14 +89,19 @@ class WorkerEventLog:
         self._earlier: RecordedEvent | None = None
         self._looked_up = False
 
+    def new_events(self, decisions: Iterable[Decision]) -> list[NewEvent]:
+        return [self.new_event(event_type, payload) for event_type, payload in decisions]
+
     def new_event(self, event_type: str, payload: dict[str, Any]) -> NewEvent:
         """An event stamped with this worker's correlation id; with an idempotency key its id
-        is derived from the key, so a retried command yields the same event ids."""
+        is derived from the key, so a retried command yields the same event ids. An event
+        the contracts allow only once has their unique id instead."""
         if self._command_id:
             event_id = derived_event_id(self._command_id, self._produced)
             self._produced += 1
         else:
             event_id = str(uuid.uuid4())
+        event_id = unique_event_id(event_type, payload) or event_id
         metadata = (
             {IDEMPOTENCY_KEY: self.idempotency_key, FINGERPRINT_KEY: self.fingerprint}
             if self.idempotency_key
@@ -117,7 +126,7 @@ class WorkerEventLog:
             return None
         if not self._looked_up:
             first = derived_event_id(self._command_id, 0)
-            self._earlier = self.store.get_events([first]).get(first)
+            self._earlier = self._store.get_events([first]).get(first)
             self._looked_up = True
         recorded = self._earlier
         if recorded and recorded.metadata.get(FINGERPRINT_KEY) != self.fingerprint:
@@ -134,13 +143,21 @@ class WorkerEventLog:
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: int
     ) -> list[RecordedEvent]:
-        return self.store.append(stream_id, events, expected_version)
+        return self._store.append(stream_id, events, expected_version)
 
     def read_stream(self, stream_id: str) -> list[RecordedEvent]:
-        return self.store.read_stream(stream_id)
+        return self._store.read_stream(stream_id)
 
     def stream_version(self, stream_id: str) -> int:
-        return self.store.stream_version(stream_id)
+        return self._store.stream_version(stream_id)
+
+    def own_event(self, event_id: str) -> RecordedEvent | None:
+        """The event with this id, if this service wrote it (an id the contracts derive,
+        see :func:`kernel.contracts.events.unique_event_id`)."""
+        event = self._store.get_events([event_id]).get(event_id)
+        if event is None or CATEGORY_OWNERS.get(category_of(event.stream_id)) != self._service:
+            return None
+        return event
 
 
 class EventLog(DependencyProvider):

@@ -22,6 +22,9 @@ STREAM_ID_PATTERN = r"[a-z_]+-" + f.ID_PATTERN
 # Identifies events derived from an idempotency key: uuid5(namespace, f"{key}:{index}").
 EVENT_ID_NAMESPACE = uuid.UUID("3f6c1a52-8d0e-4b8e-9a77-5b1de0c7a0f4")
 
+# What a domain core decides: ``(event type, payload)``, made into a NewEvent by the kernel.
+Decision = tuple[str, dict[str, Any]]
+
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")

@@ -25,13 +25,8 @@ class CompaniesService:
 
     def _run(self, company_id: str, decide) -> dict:
         """Run ``decide(company)`` against the company's stream; answer the company after."""
-        history = execute(
-            self.event_log,
-            domain.stream_of(company_id),
-            lambda h: [
-                self.event_log.new_event(event_type, payload)
-                for event_type, payload in decide(domain.fold(h))
-            ],
+        history, _ = execute(
+            self.event_log, domain.stream_of(company_id), lambda h: decide(domain.fold(h))
         )
         return domain.fold(history).to_dict()
 

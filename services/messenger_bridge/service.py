@@ -7,8 +7,7 @@ import uuid
 
 from kernel.aggregate import execute
 from kernel.contracts import commands
-from kernel.contracts.envelope import NewEvent, RecordedEvent
-from kernel.contracts.events import conversation_link_event_id
+from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.contracts.validation import validate
 from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
 from kernel.errors import NotFound
@@ -29,6 +28,7 @@ class MessengerBridgeService:
     context = RequestContext()
     event_log = EventLog()
     identity = TimedRpcProxy("identity")
+    tickets = TimedRpcProxy("tickets")
     portal_query = TimedRpcProxy("portal_query")
 
     @rpc
@@ -39,14 +39,12 @@ class MessengerBridgeService:
         part_id = self._new_id("part", "part")
         contact = self._contact(command["user_id"])
 
-        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
-            return self._new_events(
-                domain.start_conversation(
-                    domain.fold(history), conversation_id, part_id, command, contact
-                )
+        def decide(history: list[RecordedEvent]) -> list[Decision]:
+            return domain.start_conversation(
+                domain.fold(history), conversation_id, part_id, command, contact
             )
 
-        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        history, _ = execute(self.event_log, domain.stream_of(conversation_id), decide)
         conversation = domain.fold(history)
         log.info(
             "conversation started",
@@ -62,11 +60,11 @@ class MessengerBridgeService:
         part_id = self._new_id("part", "part")
         contact = self._contact(command["author_id"]) if command["author_type"] == "user" else None
 
-        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
+        def decide(history: list[RecordedEvent]) -> list[Decision]:
             conversation = domain.existing_conversation(history, conversation_id)
-            return self._new_events(domain.add_part(conversation, part_id, command, contact))
+            return domain.add_part(conversation, part_id, command, contact)
 
-        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        history, _ = execute(self.event_log, domain.stream_of(conversation_id), decide)
         part = domain.fold(history).part(part_id)
         log.info(
             "conversation part added",
@@ -88,15 +86,13 @@ class MessengerBridgeService:
         part_id = self._new_id("part", "part")
         contact = self._contact(user_id)
 
-        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
+        def decide(history: list[RecordedEvent]) -> list[Decision]:
             conversation = domain.existing_conversation(history, conversation_id)
             if user_id not in conversation.participant_ids:
                 domain.refuse_outsider(conversation_id, self._may_open(user_id, conversation_id))
-            return self._new_events(
-                domain.user_reply(conversation, part_id, user_id, command["body"], contact)
-            )
+            return domain.user_reply(conversation, part_id, user_id, command["body"], contact)
 
-        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        history, _ = execute(self.event_log, domain.stream_of(conversation_id), decide)
         part = domain.fold(history).part(part_id)
         log.info(
             "user replied",
@@ -121,11 +117,25 @@ class MessengerBridgeService:
 
     @rpc
     def get_conversation(self, conversation_id: str) -> dict:
-        """The teammate view, internal notes included, with the linked ticket's id."""
+        """The teammate view, internal notes included, with the linked ticket's id (which
+        the tickets service owns)."""
+        conversation = self._conversation(conversation_id)
+        return conversation.to_dict(ticket_id=self.tickets.linked_ticket(conversation_id))
+
+    @rpc
+    def conversation_participants(self, conversation_id: str) -> dict:
+        """Who takes part in the conversation: what tickets needs to make or link a ticket."""
+        conversation = self._conversation(conversation_id)
+        return {
+            "id": conversation.conversation_id,
+            "contact_id": conversation.contact_id,
+            "participant_ids": list(conversation.participant_ids),
+        }
+
+    def _conversation(self, conversation_id: str) -> domain.Conversation:
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         history = self.event_log.read_stream(domain.stream_of(conversation_id))
-        conversation = domain.existing_conversation(history, conversation_id)
-        return conversation.to_dict(ticket_id=self._linked_ticket(conversation_id))
+        return domain.existing_conversation(history, conversation_id)
 
     @rpc
     def join_conversation(self, ticket_id: int, user_id: str) -> dict:
@@ -139,16 +149,14 @@ class MessengerBridgeService:
                 f"ticket {ticket_id} has no linked conversation",
                 {"ticket_id": "no linked conversation"},
             )
-        retried = self.event_log.earlier_attempt() is not None
-        decided: list[NewEvent] = []
 
-        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
-            conversation = domain.existing_conversation(history, conversation_id)
-            decided[:] = self._new_events(domain.join(conversation, user_id, ticket_id))
-            return decided
+        def decide(history: list[RecordedEvent]) -> list[Decision]:
+            return domain.join(
+                domain.existing_conversation(history, conversation_id), user_id, ticket_id
+            )
 
-        execute(self.event_log, domain.stream_of(conversation_id), decide)
-        joined = retried or bool(decided)
+        _, written = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        joined = bool(written)
         log.info(
             "conversation joined",
             conversation_id=conversation_id,
@@ -178,9 +186,6 @@ class MessengerBridgeService:
 
     # helpers -------------------------------------------------------------------------------
 
-    def _new_events(self, decisions: list[domain.Decision]) -> list[NewEvent]:
-        return [self.event_log.new_event(event_type, payload) for event_type, payload in decisions]
-
     def _new_id(self, prefix: str, purpose: str) -> str:
         """A fresh id, or with an idempotency key one derived from it, so a retried request
         names the same conversation and part."""
@@ -205,10 +210,3 @@ class MessengerBridgeService:
 
     def _contact(self, contact_id: str) -> dict | None:
         return self.identity.get_contacts([contact_id]).get(contact_id)
-
-    def _linked_ticket(self, conversation_id: str) -> int | None:
-        """The ticket linked to the conversation: the tickets service gives the link event
-        an id derived from the conversation (see kernel.contracts.events)."""
-        link_id = conversation_link_event_id(conversation_id)
-        link = self.event_log.store.get_events([link_id]).get(link_id)
-        return link.payload["ticket_id"] if link else None

@@ -417,6 +417,33 @@ def test_revoking_sessions_of_a_verified_user_who_is_not_a_contact(identity):
     assert identity.save_contact({"id": "newcomer"})["id"] == "newcomer"
 
 
+def keyed_identity(config, key: str):
+    """identity called as the gateway calls it for a request with an Idempotency-Key."""
+    context = {"idempotency_key": key, "request_fingerprint": f"fp-{key}"}
+    return ServiceRpcProxy("identity", config, context_data=context, timeout=10)
+
+
+def test_a_retried_revoke_answers_what_the_first_attempt_revoked(identity, config, store):
+    identity.start_session(hashed("ann", email=None))
+    identity.start_session(hashed("ann", email=None))
+    with keyed_identity(config, "revoke-1") as keyed:
+        assert keyed.revoke_sessions("ann") == {"revoked": 2}
+        head = store.head_position()
+        assert keyed.revoke_sessions("ann") == {"revoked": 2}
+    assert store.head_position() == head
+
+
+def test_a_retried_sign_in_answers_the_session_it_opened(identity, config, store):
+    with keyed_identity(config, "sign-in-1") as keyed:
+        first = keyed.start_session(hashed("ann", email=None))
+        head = store.head_position()
+        again = keyed.start_session(hashed("ann", email=None))
+    assert store.head_position() == head
+    assert identity.authenticate_session(again["token"]) == identity.authenticate_session(
+        first["token"]
+    )
+
+
 def test_revoke_sessions_refuses_a_bad_contact_id(identity):
     assert "contact_id" in refused(ValidationFailed, identity.revoke_sessions, {"$gt": ""}).fields
 
