@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from kernel.contracts.envelope import RecordedEvent
-from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from kernel.errors import AccessDenied, NotFound, ValidationFailed
 
 Decision = tuple[str, dict]
 
@@ -131,17 +131,10 @@ def _part_added(conversation_id: str, part_id: str, author: dict, body: str, int
 
 
 def start_conversation(
-    existing: Conversation | None,
-    conversation_id: str,
-    part_id: str,
-    command: dict,
-    contact: dict | None,
+    conversation_id: str, part_id: str, command: dict, contact: dict | None
 ) -> list[Decision]:
-    """A conversation opened by a user's message; the author's name comes from the contact."""
-    if existing is not None:
-        raise Conflict(
-            f"conversation {conversation_id} exists already", {"conversation_id": "exists"}
-        )
+    """A conversation opened by a user's message; the author's name comes from the contact.
+    It is a new stream, so its id is never used twice."""
     if contact is None:
         raise ValidationFailed(
             f"contact {command['user_id']} does not exist", {"user_id": "no such contact"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from kernel.aggregate import execute
+from kernel.aggregate import create, execute
 from kernel.contracts import commands
 from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.contracts.validation import validate
@@ -39,12 +39,12 @@ class MessengerBridgeService:
         part_id = self._new_id("part", "part")
         contact = self._contact(command["user_id"])
 
-        def decide(history: list[RecordedEvent]) -> list[Decision]:
-            return domain.start_conversation(
-                domain.fold(history), conversation_id, part_id, command, contact
-            )
-
-        history, _ = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        history = create(
+            self.event_log,
+            [conversation_id],
+            domain.stream_of,
+            lambda new_id: domain.start_conversation(new_id, part_id, command, contact),
+        )
         conversation = domain.fold(history)
         log.info(
             "conversation started",
