@@ -5,21 +5,20 @@ from __future__ import annotations
 from kernel.aggregate import execute
 from kernel.contracts import commands
 from kernel.contracts.validation import validate
-from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
+from kernel.dependencies import TimedRpcProxy
 from kernel.errors import ValidationFailed
 from kernel.logging import get_logger
 from kernel.rpc import rpc
+from kernel.service import WriteService
 from services.companies import domain
 from services.companies.dependencies import Memberships
 
 log = get_logger(__name__)
 
 
-class CompaniesService:
+class CompaniesService(WriteService):
     name = "companies"
 
-    context = RequestContext()
-    event_log = EventLog()
     identity = TimedRpcProxy("identity")
     memberships = Memberships()
 
@@ -79,7 +78,3 @@ class CompaniesService:
     def companies_of_contacts(self, contact_ids: list) -> dict:
         validate(commands.CONTACT_IDS, {"contact_ids": contact_ids}, "contact ids")
         return self.memberships.companies_of(contact_ids)
-
-    @rpc
-    def health(self) -> dict:
-        return {"service": self.name, "status": "ok"}

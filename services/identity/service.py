@@ -10,10 +10,10 @@ from kernel.aggregate import create, execute
 from kernel.contracts import commands
 from kernel.contracts.events import PORTAL_SETTINGS_STREAM
 from kernel.contracts.validation import validate
-from kernel.dependencies import EventLog, RequestContext
 from kernel.errors import NotFound, Unauthenticated, ValidationFailed
 from kernel.logging import get_logger
 from kernel.rpc import rpc
+from kernel.service import WriteService
 from services.identity import domain, verification
 from services.identity.dependencies import PortalKeys, Sessions
 
@@ -29,11 +29,9 @@ def readable_credentials(schema: dict, credentials: Any) -> dict:
         raise Unauthenticated(unreadable.message, unreadable.fields) from unreadable
 
 
-class IdentityService:
+class IdentityService(WriteService):
     name = "identity"
 
-    context = RequestContext()
-    event_log = EventLog()
     keys = PortalKeys()
     sessions = Sessions()
 
@@ -198,7 +196,3 @@ class IdentityService:
             visibility_conditions=len(settings["visibility_conditions"]),
         )
         return settings
-
-    @rpc
-    def health(self) -> dict:
-        return {"service": self.name, "status": "ok"}

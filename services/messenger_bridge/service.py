@@ -9,10 +9,11 @@ from kernel.aggregate import create, execute
 from kernel.contracts import commands
 from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.contracts.validation import validate
-from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
+from kernel.dependencies import TimedRpcProxy
 from kernel.errors import NotFound
 from kernel.logging import get_logger
 from kernel.rpc import rpc
+from kernel.service import WriteService
 from services.messenger_bridge import domain
 
 log = get_logger(__name__)
@@ -22,11 +23,9 @@ DERIVED_ID_NAMESPACE = uuid.UUID("c4f1d9e2-7a3b-4c5d-8e6f-0a1b2c3d4e5f")
 PORTAL_URL = "/"
 
 
-class MessengerBridgeService:
+class MessengerBridgeService(WriteService):
     name = "messenger_bridge"
 
-    context = RequestContext()
-    event_log = EventLog()
     identity = TimedRpcProxy("identity")
     tickets = TimedRpcProxy("tickets")
     portal_query = TimedRpcProxy("portal_query")
@@ -179,10 +178,6 @@ class MessengerBridgeService:
             for item in self.portal_query.tickets_space(user_id)["items"]
         ]
         return {"items": items, "portal_url": PORTAL_URL}
-
-    @rpc
-    def health(self) -> dict:
-        return {"service": self.name, "status": "ok"}
 
     # helpers -------------------------------------------------------------------------------
 

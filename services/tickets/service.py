@@ -19,20 +19,19 @@ from kernel.contracts import commands
 from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.contracts.events import conversation_link_event_id
 from kernel.contracts.validation import validate
-from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
+from kernel.dependencies import TimedRpcProxy
 from kernel.errors import ConcurrencyConflict, Conflict, NotFound, ValidationFailed
 from kernel.logging import get_logger
 from kernel.rpc import rpc
+from kernel.service import WriteService
 from services.tickets import domain
 
 log = get_logger(__name__)
 
 
-class TicketsService:
+class TicketsService(WriteService):
     name = "tickets"
 
-    context = RequestContext()
-    event_log = EventLog()
     identity = TimedRpcProxy("identity")
     companies = TimedRpcProxy("companies")
     messenger_bridge = TimedRpcProxy("messenger_bridge")
@@ -130,10 +129,6 @@ class TicketsService:
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         link = self.event_log.own_event(conversation_link_event_id(conversation_id))
         return link.payload["ticket_id"] if link else None
-
-    @rpc
-    def health(self) -> dict:
-        return {"service": self.name, "status": "ok"}
 
     # helpers -------------------------------------------------------------------------------
 
