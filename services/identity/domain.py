@@ -20,10 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from kernel import visibility
-from kernel.contracts.envelope import RecordedEvent
+from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.errors import Unauthenticated, ValidationFailed
-
-Events = list[tuple[str, dict[str, Any]]]
 
 DEFAULT_SETTINGS = {"preview_enabled": True, "visibility_conditions": []}
 
@@ -41,6 +39,8 @@ def session_stream(session_id: str) -> str:
 
 @dataclass(frozen=True)
 class Contact:
+    """A help-desk user as identity keeps them; the id is the help desk's user id."""
+
     contact_id: str
     email: str | None
     name: str | None
@@ -65,7 +65,7 @@ def fold_contact(history: Iterable[RecordedEvent]) -> Contact | None:
     return contact
 
 
-def save_contact(contact: Contact | None, command: dict[str, Any]) -> Events:
+def save_contact(contact: Contact | None, command: dict[str, Any]) -> list[Decision]:
     if contact is None:
         payload = {
             "contact_id": command["id"],
@@ -135,7 +135,7 @@ def live_sessions(sessions: Iterable[Session], revoked_before: int, now: datetim
     ]
 
 
-def start_session(session_id: str, contact_id: str, method: str, expires_at: str) -> Events:
+def start_session(session_id: str, contact_id: str, method: str, expires_at: str) -> list[Decision]:
     payload = {
         "session_id": session_id,
         "contact_id": contact_id,
@@ -158,7 +158,7 @@ def check_session(
     return session
 
 
-def end_session(session: Session, now: datetime) -> Events:
+def end_session(session: Session, now: datetime) -> list[Decision]:
     """Logout: nothing to record for a session already ended or expired."""
     if session.ended or session.expired(now):
         return []
@@ -170,7 +170,7 @@ def end_session(session: Session, now: datetime) -> Events:
     ]
 
 
-def revoke_sessions(contact_id: str, live_session_count: int) -> Events:
+def revoke_sessions(contact_id: str, live_session_count: int) -> list[Decision]:
     if live_session_count == 0:
         return []
     return [
@@ -192,7 +192,7 @@ def fold_settings(history: Iterable[RecordedEvent]) -> dict[str, Any]:
     }
 
 
-def change_settings(settings: dict[str, Any], command: dict[str, Any]) -> Events:
+def change_settings(settings: dict[str, Any], command: dict[str, Any]) -> list[Decision]:
     problems = visibility.shape_problems(command.get("visibility_conditions", []))
     if problems:
         fields = {f"visibility_conditions.{path}": problem for path, problem in problems.items()}

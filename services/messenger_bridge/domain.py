@@ -8,12 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
-from kernel.contracts.envelope import RecordedEvent
+from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.errors import AccessDenied, NotFound, ValidationFailed
 
-Decision = tuple[str, dict]
-
 MESSENGER_URL = "/messenger/conversations/{conversation_id}"
+CUSTOMER_PART_FIELDS = ("id", "author_type", "author_name", "body", "created_at")
 
 
 def stream_of(conversation_id: str) -> str:
@@ -31,6 +30,7 @@ class Part:
     created_at: str
 
     def to_dict(self) -> dict:
+        """The part as teammates see it."""
         return {
             "id": self.part_id,
             "author_type": self.author_type,
@@ -42,14 +42,10 @@ class Part:
         }
 
     def customer_view(self) -> dict:
-        """A customer-visible part as the Messenger shows it to a portal user."""
-        return {
-            "id": self.part_id,
-            "author_type": self.author_type,
-            "author_name": self.author_name,
-            "body": self.body,
-            "created_at": self.created_at,
-        }
+        """A customer-visible part as the Messenger shows it to a portal user: without the
+        author's id or the internal flag."""
+        part = self.to_dict()
+        return {key: part[key] for key in CUSTOMER_PART_FIELDS}
 
 
 @dataclass(frozen=True)

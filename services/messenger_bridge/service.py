@@ -4,6 +4,7 @@ append. See docs/rpc.md."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from kernel.aggregate import create, execute
 from kernel.contracts import commands
@@ -56,15 +57,11 @@ class MessengerBridgeService(WriteService):
     def add_part(self, conversation_id: str, command: dict) -> dict:
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         command = validate(commands.ADD_PART, command, "conversation part")
-        part_id = self._new_id("part", "part")
         contact = self._contact(command["author_id"]) if command["author_type"] == "user" else None
-
-        def decide(history: list[RecordedEvent]) -> list[Decision]:
-            conversation = domain.existing_conversation(history, conversation_id)
-            return domain.add_part(conversation, part_id, command, contact)
-
-        history, _ = execute(self.event_log, domain.stream_of(conversation_id), decide)
-        part = domain.fold(history).part(part_id)
+        part = self._add_part(
+            conversation_id,
+            lambda conversation, part_id: domain.add_part(conversation, part_id, command, contact),
+        )
         log.info(
             "conversation part added",
             conversation_id=conversation_id,
@@ -82,17 +79,14 @@ class MessengerBridgeService(WriteService):
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
         command = validate(commands.USER_REPLY, command, "message")
-        part_id = self._new_id("part", "part")
         contact = self._contact(user_id)
 
-        def decide(history: list[RecordedEvent]) -> list[Decision]:
-            conversation = domain.existing_conversation(history, conversation_id)
+        def reply(conversation: domain.Conversation, part_id: str) -> list[Decision]:
             if user_id not in conversation.participant_ids:
                 domain.refuse_outsider(conversation_id, self._may_open(user_id, conversation_id))
             return domain.user_reply(conversation, part_id, user_id, command["body"], contact)
 
-        history, _ = execute(self.event_log, domain.stream_of(conversation_id), decide)
-        part = domain.fold(history).part(part_id)
+        part = self._add_part(conversation_id, reply)
         log.info(
             "user replied",
             conversation_id=conversation_id,
@@ -180,6 +174,20 @@ class MessengerBridgeService(WriteService):
         return {"items": items, "portal_url": PORTAL_URL}
 
     # helpers -------------------------------------------------------------------------------
+
+    def _add_part(
+        self,
+        conversation_id: str,
+        decide: Callable[[domain.Conversation, str], list[Decision]],
+    ) -> domain.Part:
+        """Add the part ``decide(conversation, part_id)`` writes; answer it as stored."""
+        part_id = self._new_id("part", "part")
+        history, _ = execute(
+            self.event_log,
+            domain.stream_of(conversation_id),
+            lambda h: decide(domain.existing_conversation(h, conversation_id), part_id),
+        )
+        return domain.fold(history).part(part_id)
 
     def _new_id(self, prefix: str, purpose: str) -> str:
         """A fresh id, or with an idempotency key one derived from it, so a retried request

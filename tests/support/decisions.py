@@ -7,10 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from kernel.contracts.envelope import ENVELOPE_SCHEMA, RecordedEvent, check_payload
+from kernel.contracts.envelope import ENVELOPE_SCHEMA, Decision, RecordedEvent, check_payload
 from kernel.contracts.validation import validate
-
-Decision = tuple[str, dict]
 
 FIRST_DAY = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
