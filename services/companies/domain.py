@@ -15,10 +15,6 @@ from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.errors import Conflict, NotFound
 
 
-def stream_of(company_id: str) -> str:
-    return f"company-{company_id}"
-
-
 @dataclass(frozen=True)
 class Company:
     """A company and who belongs to it."""
@@ -29,6 +25,10 @@ class Company:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.company_id, "name": self.name, "member_ids": sorted(self.member_ids)}
+
+
+def stream_of(company_id: str) -> str:
+    return f"company-{company_id}"
 
 
 def fold(history: Iterable[RecordedEvent]) -> Company | None:

@@ -15,7 +15,7 @@ new events as ``(type, payload)`` pairs. Clocks and secrets come in as arguments
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -47,12 +47,8 @@ class Contact:
     attributes: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.contact_id,
-            "email": self.email,
-            "name": self.name,
-            "attributes": dict(self.attributes),
-        }
+        contact = asdict(self)  # a copy, attributes included
+        return {"id": contact.pop("contact_id"), **contact}
 
 
 def fold_contact(history: Iterable[RecordedEvent]) -> Contact | None:

@@ -15,10 +15,6 @@ MESSENGER_URL = "/messenger/conversations/{conversation_id}"
 CUSTOMER_PART_FIELDS = ("id", "author_type", "author_name", "body", "created_at")
 
 
-def stream_of(conversation_id: str) -> str:
-    return f"conversation-{conversation_id}"
-
-
 @dataclass(frozen=True)
 class Part:
     part_id: str
@@ -67,6 +63,10 @@ class Conversation:
             "ticket_id": ticket_id,
             "parts": [part.to_dict() for part in self.parts],
         }
+
+
+def stream_of(conversation_id: str) -> str:
+    return f"conversation-{conversation_id}"
 
 
 def fold(history: Iterable[RecordedEvent]) -> Conversation | None:

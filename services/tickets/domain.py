@@ -17,10 +17,6 @@ from kernel.errors import Conflict, NotFound, ValidationFailed
 DEFAULT_STATE = "submitted"
 
 
-def stream_of(ticket_id: int) -> str:
-    return f"ticket-{ticket_id}"
-
-
 @dataclass(frozen=True)
 class Ticket:
     """A ticket folded from its stream; ``version`` is the stream's."""
@@ -56,6 +52,10 @@ class Ticket:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+
+def stream_of(ticket_id: int) -> str:
+    return f"ticket-{ticket_id}"
 
 
 def _created(event: RecordedEvent) -> Ticket:

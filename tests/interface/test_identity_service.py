@@ -49,6 +49,13 @@ def hand_off(key=IDENTITY_SECRET, algorithm="HS256", **claims) -> dict:
     return {"token": jwt.encode({k: v for k, v in full.items() if v is not None}, key, algorithm)}
 
 
+def refused_sign_in(identity, unchanged, credentials) -> Unauthenticated:
+    """What signing Ann in with ``credentials`` raises, which appends nothing."""
+    identity.save_contact(ANN)
+    with unchanged:
+        return refused(Unauthenticated, identity.start_session, credentials)
+
+
 UNSIGNED_TOKEN = jwt.encode({"sub": "ann", "email": "a@b.example", "exp": 9999999999}, None, "none")
 
 
@@ -202,11 +209,7 @@ def test_the_hand_off_email_is_compared_without_case(identity):
 def test_hashes_that_do_not_verify_are_unauthenticated_and_append_nothing(
     identity, unchanged, credentials, field
 ):
-    identity.save_contact(ANN)
-
-    with unchanged:
-        error = refused(Unauthenticated, identity.start_session, credentials)
-
+    error = refused_sign_in(identity, unchanged, credentials)
     assert field in error.fields
     assert credentials["user_hash"] not in error.message
 
@@ -264,11 +267,7 @@ def test_a_valid_identity_token_starts_a_session(identity, store):
 def test_identity_tokens_that_do_not_verify_are_unauthenticated_and_append_nothing(
     identity, unchanged, credentials, reason
 ):
-    identity.save_contact(ANN)
-
-    with unchanged:
-        error = refused(Unauthenticated, identity.start_session, credentials)
-
+    error = refused_sign_in(identity, unchanged, credentials)
     assert reason in error.message
     assert credentials["token"] not in json.dumps([error.message, error.fields])
 

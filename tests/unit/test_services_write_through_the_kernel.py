@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from portalctl.stack import REPOSITORY
+from tests.support.code import parsed_files
 
 # What only kernel.aggregate may call on a worker's event log.
 AGGREGATE_ONLY = {"earlier_attempt", "restart"}
@@ -47,12 +47,7 @@ def write_problems(path: Path, tree: ast.AST) -> list[str]:
 
 
 def test_no_service_writes_around_the_kernel():
-    files = sorted((REPOSITORY / "services").rglob("*.py"))
-    assert files
-    problems = []
-    for path in files:
-        relative = path.relative_to(REPOSITORY)
-        problems += write_problems(relative, ast.parse(path.read_text(), str(relative)))
+    problems = [p for path, tree in parsed_files("services") for p in write_problems(path, tree)]
     assert problems == []
 
 
