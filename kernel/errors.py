@@ -18,11 +18,14 @@ class PortalError(Exception):
 
     def __init_subclass__(cls, code: str | None = None, status: int | None = None, **kwargs):
         """``class NotFound(PortalError, code="not_found", status=404)``: the subclass gets
-        its code and status (or its parent's) and is registered with Nameko."""
+        its code and status (or its parent's) and, when it is built from ``(message,
+        fields)`` like this class, is registered with Nameko (a subclass with arguments of
+        its own could not be rebuilt from them on the caller's side)."""
         super().__init_subclass__(**kwargs)
         cls.code = code or cls.code
         cls.status = status or cls.status
-        deserialize_to_instance(cls)
+        if cls.__init__ is PortalError.__init__:
+            deserialize_to_instance(cls)
 
     def __init__(self, message: str, fields: dict[str, Any] | None = None):
         super().__init__(message, fields or {})
