@@ -90,9 +90,10 @@ class WorkerEventLog:
         self._looked_up = False
 
     def new_events(self, decisions: Iterable[Decision]) -> list[NewEvent]:
-        return [self.new_event(event_type, payload) for event_type, payload in decisions]
+        """The events a domain core's decisions stand for, in order."""
+        return [self._new_event(event_type, payload) for event_type, payload in decisions]
 
-    def new_event(self, event_type: str, payload: dict[str, Any]) -> NewEvent:
+    def _new_event(self, event_type: str, payload: dict[str, Any]) -> NewEvent:
         """An event stamped with this worker's correlation id; with an idempotency key its id
         is derived from the key, so a retried command yields the same event ids. An event
         the contracts allow only once has their unique id instead."""
@@ -119,9 +120,9 @@ class WorkerEventLog:
     def earlier_attempt(self) -> RecordedEvent | None:
         """The first event an earlier attempt of this idempotent command stored, if any.
 
-        Looked up once per worker, so a service that asks before
-        :func:`kernel.aggregate.execute` does not make it read the store again. Raises
-        :class:`Conflict` when the key was used before for a different request."""
+        Only :mod:`kernel.aggregate` asks, once per command; the answer is kept for the
+        worker all the same. Raises :class:`Conflict` when the key was used before for a
+        different request."""
         if not self._command_id:
             return None
         if not self._looked_up:
