@@ -9,10 +9,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import eventlet
@@ -23,7 +21,8 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 from werkzeug.wrappers import Request
 
-from kernel.contracts.envelope import NewEvent, RecordedEvent, derived_event_id
+from kernel.contracts.envelope import Decision, NewEvent, RecordedEvent, derived_event_id
+from kernel.contracts.events import CATEGORY_OWNERS, category_of, unique_event_id
 from kernel.errors import Conflict, ServiceUnavailable, UpstreamTimeout
 from kernel.eventstore import EventStore, open_event_store
 
@@ -67,7 +66,9 @@ class RequestContext(DependencyProvider):
 
 
 class WorkerEventLog:
-    """The event store as one worker sees it."""
+    """The event store as one worker sees it: its streams to read, events stamped for this
+    worker, and appends (through :mod:`kernel.aggregate`). Another service's facts are not
+    looked up here: they come from that service, over RPC or as events."""
 
     def __init__(
         self,
@@ -76,10 +77,9 @@ class WorkerEventLog:
         correlation_id: str | None = None,
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
-        kill_after_append: str | None = None,
     ):
-        self.store = store
-        self.kill_after_append = kill_after_append
+        self._store = store
+        self._service = service
         self.correlation_id = correlation_id
         self.idempotency_key = idempotency_key
         self.fingerprint = fingerprint
@@ -89,14 +89,20 @@ class WorkerEventLog:
         self._earlier: RecordedEvent | None = None
         self._looked_up = False
 
-    def new_event(self, event_type: str, payload: dict[str, Any]) -> NewEvent:
+    def new_events(self, decisions: Iterable[Decision]) -> list[NewEvent]:
+        """The events a domain core's decisions stand for, in order."""
+        return [self._new_event(event_type, payload) for event_type, payload in decisions]
+
+    def _new_event(self, event_type: str, payload: dict[str, Any]) -> NewEvent:
         """An event stamped with this worker's correlation id; with an idempotency key its id
-        is derived from the key, so a retried command yields the same event ids."""
+        is derived from the key, so a retried command yields the same event ids. An event
+        the contracts allow only once has their unique id instead."""
         if self._command_id:
             event_id = derived_event_id(self._command_id, self._produced)
             self._produced += 1
         else:
             event_id = str(uuid.uuid4())
+        event_id = unique_event_id(event_type, payload) or event_id
         metadata = (
             {IDEMPOTENCY_KEY: self.idempotency_key, FINGERPRINT_KEY: self.fingerprint}
             if self.idempotency_key
@@ -114,14 +120,14 @@ class WorkerEventLog:
     def earlier_attempt(self) -> RecordedEvent | None:
         """The first event an earlier attempt of this idempotent command stored, if any.
 
-        Looked up once per worker, so a service that asks before
-        :func:`kernel.aggregate.execute` does not make it read the store again. Raises
-        :class:`Conflict` when the key was used before for a different request."""
+        Only :mod:`kernel.aggregate` asks, once per command; the answer is kept for the
+        worker all the same. Raises :class:`Conflict` when the key was used before for a
+        different request."""
         if not self._command_id:
             return None
         if not self._looked_up:
             first = derived_event_id(self._command_id, 0)
-            self._earlier = self.store.get_events([first]).get(first)
+            self._earlier = self._store.get_events([first]).get(first)
             self._looked_up = True
         recorded = self._earlier
         if recorded and recorded.metadata.get(FINGERPRINT_KEY) != self.fingerprint:
@@ -138,16 +144,21 @@ class WorkerEventLog:
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: int
     ) -> list[RecordedEvent]:
-        recorded = self.store.append(stream_id, events, expected_version)
-        if self.kill_after_append and any(e.type == self.kill_after_append for e in events):
-            os.kill(os.getpid(), signal.SIGKILL)  # a crash between the append and the reply
-        return recorded
+        return self._store.append(stream_id, events, expected_version)
 
     def read_stream(self, stream_id: str) -> list[RecordedEvent]:
-        return self.store.read_stream(stream_id)
+        return self._store.read_stream(stream_id)
 
     def stream_version(self, stream_id: str) -> int:
-        return self.store.stream_version(stream_id)
+        return self._store.stream_version(stream_id)
+
+    def own_event(self, event_id: str) -> RecordedEvent | None:
+        """The event with this id, if this service wrote it (an id the contracts derive,
+        see :func:`kernel.contracts.events.unique_event_id`)."""
+        event = self._store.get_events([event_id]).get(event_id)
+        if event is None or CATEGORY_OWNERS.get(category_of(event.stream_id)) != self._service:
+            return None
+        return event
 
 
 class EventLog(DependencyProvider):
@@ -156,8 +167,6 @@ class EventLog(DependencyProvider):
 
     def setup(self) -> None:
         self.store = open_event_store(self.container.config, writer=self.container.service_name)
-        # Fault injection for the reliability tests only (empty in any real deployment).
-        self.kill_after_append = self.container.config.get("FAULT_KILL_AFTER_APPEND") or None
 
     def stop(self) -> None:
         self.store.close()
@@ -169,7 +178,6 @@ class EventLog(DependencyProvider):
             correlation_id_of(worker_ctx),
             worker_ctx.data.get(IDEMPOTENCY_KEY),
             worker_ctx.data.get(FINGERPRINT_KEY),
-            self.kill_after_append,
         )
 
 

@@ -16,6 +16,17 @@ class PortalError(Exception):
     code = "error"
     status = 500
 
+    def __init_subclass__(cls, code: str | None = None, status: int | None = None, **kwargs):
+        """``class NotFound(PortalError, code="not_found", status=404)``: the subclass gets
+        its code and status (or its parent's) and, when it is built from ``(message,
+        fields)`` like this class, is registered with Nameko (a subclass with arguments of
+        its own could not be rebuilt from them on the caller's side)."""
+        super().__init_subclass__(**kwargs)
+        cls.code = code or cls.code
+        cls.status = status or cls.status
+        if cls.__init__ is PortalError.__init__:
+            deserialize_to_instance(cls)
+
     def __init__(self, message: str, fields: dict[str, Any] | None = None):
         super().__init__(message, fields or {})
         self.message = message
@@ -28,66 +39,37 @@ class PortalError(Exception):
         return {"code": self.code, "message": self.message, "fields": self.fields}
 
 
-@deserialize_to_instance
-class BadRequest(PortalError):
+class BadRequest(PortalError, code="bad_request", status=400):
     """The request could not be read at all (malformed JSON, invalid UTF-8, bad parameter)."""
 
-    code, status = "bad_request", 400
 
-
-@deserialize_to_instance
-class ValidationFailed(PortalError):
+class ValidationFailed(PortalError, code="validation_failed", status=422):
     """Readable input that breaks a schema or a domain rule; ``fields`` names each problem."""
 
-    code, status = "validation_failed", 422
+
+class Unauthenticated(PortalError, code="unauthenticated", status=401): ...
 
 
-@deserialize_to_instance
-class Unauthenticated(PortalError):
-    code, status = "unauthenticated", 401
+class AccessDenied(PortalError, code="forbidden", status=403): ...
 
 
-@deserialize_to_instance
-class AccessDenied(PortalError):
-    code, status = "forbidden", 403
-
-
-@deserialize_to_instance
-class NoPortalAccess(AccessDenied):
+class NoPortalAccess(AccessDenied, code="no_portal_access"):
     """A verified user who does not meet the portal's requirements.
 
     ``fields['missing']`` lists which: ``email``, ``company``, ``ticket``."""
 
-    code = "no_portal_access"
+
+class NotFound(PortalError, code="not_found", status=404): ...
 
 
-@deserialize_to_instance
-class NotFound(PortalError):
-    code, status = "not_found", 404
+class Conflict(PortalError, code="conflict", status=409): ...
 
 
-@deserialize_to_instance
-class Conflict(PortalError):
-    code, status = "conflict", 409
-
-
-@deserialize_to_instance
-class ConcurrencyConflict(Conflict):
+class ConcurrencyConflict(Conflict, code="concurrency_conflict"):
     """Another writer appended to the stream first; reload and decide again."""
 
-    code = "concurrency_conflict"
+
+class ServiceUnavailable(PortalError, code="service_unavailable", status=503): ...
 
 
-@deserialize_to_instance
-class PayloadTooLarge(PortalError):
-    code, status = "payload_too_large", 413
-
-
-@deserialize_to_instance
-class ServiceUnavailable(PortalError):
-    code, status = "service_unavailable", 503
-
-
-@deserialize_to_instance
-class UpstreamTimeout(PortalError):
-    code, status = "upstream_timeout", 504
+class UpstreamTimeout(PortalError, code="upstream_timeout", status=504): ...

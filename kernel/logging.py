@@ -1,8 +1,9 @@
 """Structured logging: one JSON object per line, for our code and for every library.
 
 Each line carries the service name and, while a worker runs, the correlation id of the
-request that caused it (bound by :class:`kernel.nameko.RequestContext`). Values under keys
-that look like credentials are redacted before rendering, so a secret never reaches a log.
+request that caused it (bound by :class:`kernel.dependencies.RequestContext`). Values under
+keys that look like credentials are redacted before rendering, so a secret never reaches a
+log.
 """
 
 from __future__ import annotations

@@ -40,6 +40,8 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     names: list[str] = field(default_factory=lambda: list(PROCESSES))
+    # name -> command line; a test may start a process another way (tests/support).
+    commands: dict[str, list[str]] = field(default_factory=lambda: dict(PROCESSES))
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -52,7 +54,7 @@ class Stack:
         for name in names or self.names:
             log = (self.log_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-                [sys.executable, *PROCESSES[name]],
+                [sys.executable, *self.commands[name]],
                 cwd=REPOSITORY,
                 env={**os.environ, **self.env, **(extra_env or {})},
                 stdout=log,

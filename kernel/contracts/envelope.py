@@ -22,6 +22,27 @@ STREAM_ID_PATTERN = r"[a-z_]+-" + f.ID_PATTERN
 # Identifies events derived from an idempotency key: uuid5(namespace, f"{key}:{index}").
 EVENT_ID_NAMESPACE = uuid.UUID("3f6c1a52-8d0e-4b8e-9a77-5b1de0c7a0f4")
 
+# The envelope's fields, in the order of RecordedEvent and of the stores' columns: the one
+# list every codec of the envelope spells them from.
+ENVELOPE_FIELDS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "correlation_id",
+    "causation_id",
+    "payload",
+    "metadata",
+)
+# The fields a writer supplies; the store assigns the others.
+NEW_EVENT_FIELDS = tuple(f for f in ENVELOPE_FIELDS if f not in ("position", "stream_version"))
+
+# What a domain core decides: ``(event type, payload)``, made into a NewEvent by the kernel.
+Decision = tuple[str, dict[str, Any]]
+
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
@@ -74,35 +95,15 @@ class RecordedEvent(NamedTuple):
         return json.loads(raw) if isinstance(raw, str) else raw
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "position": self.position,
-            "event_id": self.event_id,
-            "stream_id": self.stream_id,
-            "stream_version": self.stream_version,
-            "type": self.type,
-            "schema_version": self.schema_version,
-            "occurred_at": self.occurred_at,
-            "correlation_id": self.correlation_id,
-            "causation_id": self.causation_id,
-            "payload": self.payload,
-            "metadata": self.metadata,
-        }
+        """The envelope with its payload and metadata decoded, keyed by ENVELOPE_FIELDS."""
+        values = (*self[:-2], self.payload, self.metadata)
+        return dict(zip(ENVELOPE_FIELDS, values, strict=True))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecordedEvent:
-        return cls(
-            data["position"],
-            data["event_id"],
-            data["stream_id"],
-            data["stream_version"],
-            data["type"],
-            data["schema_version"],
-            data["occurred_at"],
-            data.get("correlation_id"),
-            data.get("causation_id"),
-            data["payload"],
-            data.get("metadata") or {},
-        )
+        """An envelope already checked against ENVELOPE_SCHEMA (optional fields may be
+        missing)."""
+        return cls(*(data.get(name) for name in ENVELOPE_FIELDS[:-1]), data.get("metadata") or {})
 
 
 _OPTIONAL_TRACE = {"type": "string", "nullable": True, "maxlength": 128, "check_with": "one_line"}
@@ -121,9 +122,7 @@ ENVELOPE_SCHEMA = {
     "metadata": {"type": "dict"},
 }
 
-NEW_EVENT_SCHEMA = {
-    key: rule for key, rule in ENVELOPE_SCHEMA.items() if key not in ("position", "stream_version")
-}
+NEW_EVENT_SCHEMA = {name: ENVELOPE_SCHEMA[name] for name in NEW_EVENT_FIELDS}
 
 
 def check_payload(stream_id: str, event_type: str, schema_version: int, payload: Any) -> None:
@@ -145,15 +144,8 @@ def check_payload(stream_id: str, event_type: str, schema_version: int, payload:
 
 def check_new_event(stream_id: str, event: NewEvent) -> None:
     document = {
-        "event_id": event.event_id,
-        "stream_id": stream_id,
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "occurred_at": event.occurred_at,
-        "correlation_id": event.correlation_id,
-        "causation_id": event.causation_id,
-        "payload": event.payload,
-        "metadata": event.metadata,
+        name: stream_id if name == "stream_id" else getattr(event, name)
+        for name in NEW_EVENT_FIELDS
     }
     validate(NEW_EVENT_SCHEMA, document, "event envelope")
     check_payload(stream_id, event.type, event.schema_version, event.payload)

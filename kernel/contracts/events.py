@@ -33,10 +33,6 @@ class EventType:
     category: str
     schema: dict
 
-    @property
-    def owner(self) -> str:
-        return CATEGORY_OWNERS[self.category]
-
 
 def _required(schema: dict) -> dict:
     """Every payload field is required unless the rule says otherwise."""
@@ -237,9 +233,16 @@ def category_of(stream_id: str) -> str:
 
 # A conversation is linked to at most one ticket. The TicketConversationLinked event that
 # links it has an id derived from the conversation id, so the store's unique event ids refuse
-# a second link (even from concurrent writers) and anyone can find the link by that id.
+# a second link (even from concurrent writers) and its writer can find the link by that id.
 CONVERSATION_LINK_NAMESPACE = uuid.UUID("8e1f0c3a-5b7d-4f2e-a6c9-2d4b8f1e7a30")
 
 
 def conversation_link_event_id(conversation_id: str) -> str:
     return str(uuid.uuid5(CONVERSATION_LINK_NAMESPACE, conversation_id))
+
+
+def unique_event_id(event_type: str, payload: dict) -> str | None:
+    """The id an event of a kind that may exist only once must have, whoever writes it."""
+    if event_type == "TicketConversationLinked":
+        return conversation_link_event_id(payload["conversation_id"])
+    return None

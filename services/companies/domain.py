@@ -11,24 +11,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kernel.contracts.envelope import RecordedEvent
+from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.errors import Conflict, NotFound
-
-Events = list[tuple[str, dict[str, Any]]]
-
-
-def stream_of(company_id: str) -> str:
-    return f"company-{company_id}"
 
 
 @dataclass(frozen=True)
 class Company:
+    """A company and who belongs to it."""
+
     company_id: str
     name: str
     member_ids: frozenset[str]
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.company_id, "name": self.name, "member_ids": sorted(self.member_ids)}
+
+
+def stream_of(company_id: str) -> str:
+    return f"company-{company_id}"
 
 
 def fold(history: Iterable[RecordedEvent]) -> Company | None:
@@ -55,27 +55,27 @@ def existing(company: Company | None, company_id: str) -> Company:
     return company
 
 
-def create_company(company: Company | None, command: dict[str, Any]) -> Events:
+def create_company(company: Company | None, command: dict[str, Any]) -> list[Decision]:
     if company is not None:
         raise Conflict(f"company {command['id']} already exists", {"id": "already exists"})
     return [("CompanyCreated", {"company_id": command["id"], "name": command["name"]})]
 
 
-def rename_company(company: Company | None, company_id: str, name: str) -> Events:
+def rename_company(company: Company | None, company_id: str, name: str) -> list[Decision]:
     company = existing(company, company_id)
     if company.name == name:
         return []
     return [("CompanyRenamed", {"company_id": company_id, "name": name})]
 
 
-def add_member(company: Company | None, company_id: str, contact_id: str) -> Events:
+def add_member(company: Company | None, company_id: str, contact_id: str) -> list[Decision]:
     company = existing(company, company_id)
     if contact_id in company.member_ids:
         return []
     return [("CompanyMemberAdded", {"company_id": company_id, "contact_id": contact_id})]
 
 
-def remove_member(company: Company | None, company_id: str, contact_id: str) -> Events:
+def remove_member(company: Company | None, company_id: str, contact_id: str) -> list[Decision]:
     company = existing(company, company_id)
     if contact_id not in company.member_ids:
         raise NotFound(

@@ -5,33 +5,27 @@ from __future__ import annotations
 from kernel.aggregate import execute
 from kernel.contracts import commands
 from kernel.contracts.validation import validate
-from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
+from kernel.dependencies import TimedRpcProxy
 from kernel.errors import ValidationFailed
 from kernel.logging import get_logger
 from kernel.rpc import rpc
+from kernel.service import WriteService
 from services.companies import domain
 from services.companies.dependencies import Memberships
 
 log = get_logger(__name__)
 
 
-class CompaniesService:
+class CompaniesService(WriteService):
     name = "companies"
 
-    context = RequestContext()
-    event_log = EventLog()
     identity = TimedRpcProxy("identity")
     memberships = Memberships()
 
     def _run(self, company_id: str, decide) -> dict:
         """Run ``decide(company)`` against the company's stream; answer the company after."""
-        history = execute(
-            self.event_log,
-            domain.stream_of(company_id),
-            lambda h: [
-                self.event_log.new_event(event_type, payload)
-                for event_type, payload in decide(domain.fold(h))
-            ],
+        history, _ = execute(
+            self.event_log, domain.stream_of(company_id), lambda h: decide(domain.fold(h))
         )
         return domain.fold(history).to_dict()
 
@@ -84,7 +78,3 @@ class CompaniesService:
     def companies_of_contacts(self, contact_ids: list) -> dict:
         validate(commands.CONTACT_IDS, {"contact_ids": contact_ids}, "contact ids")
         return self.memberships.companies_of(contact_ids)
-
-    @rpc
-    def health(self) -> dict:
-        return {"service": self.name, "status": "ok"}

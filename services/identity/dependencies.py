@@ -6,12 +6,12 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import eventlet
-from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 
+from kernel.catch_up import CatchUpIndex, CatchUpIndexProvider
 from kernel.config import ConfigurationError, require
-from kernel.eventstore import EventStore, open_event_store
+from kernel.contracts.envelope import RecordedEvent
+from kernel.eventstore import EventStore
 from services.identity import domain
 
 
@@ -45,27 +45,21 @@ class PortalKeys(DependencyProvider):
         return self.keys
 
 
-class SessionIndex:
-    """Every session by contact, followed from the store by position (session events
-    only live in ``session-*`` streams); answers which of a contact's sessions are live."""
+class SessionIndex(CatchUpIndex):
+    """Every session by contact, folded from the store (session events only live in
+    ``session-*`` streams); answers which of a contact's sessions are live."""
 
     def __init__(self, store: EventStore):
-        self.store = store
-        self.position = 0
+        super().__init__(store)
         self.sessions: dict[str, dict[str, domain.Session]] = {}
-        self._catching_up = Semaphore()
 
-    def catch_up(self) -> None:
-        """Apply every event up to the store's head; one applier at a time."""
-        with self._catching_up:
-            for event in self.store.iter_all(self.position):
-                if event.type == "PortalSessionStarted":
-                    session = domain.fold_session([event])
-                    self.sessions.setdefault(session.contact_id, {})[session.session_id] = session
-                elif event.type == "PortalSessionRevoked":
-                    data = event.payload
-                    self.sessions.get(data["contact_id"], {}).pop(data["session_id"], None)
-                self.position = event.position
+    def apply(self, event: RecordedEvent) -> None:
+        if event.type == "PortalSessionStarted":
+            session = domain.fold_session([event])
+            self.sessions.setdefault(session.contact_id, {})[session.session_id] = session
+        elif event.type == "PortalSessionRevoked":
+            data = event.payload
+            self.sessions.get(data["contact_id"], {}).pop(data["session_id"], None)
 
     def live_sessions(
         self, contact_id: str, revoked_before: int, now: datetime
@@ -82,17 +76,7 @@ class SessionIndex:
         return live
 
 
-class Sessions(DependencyProvider):
-    """The session index, one per container, warmed up when the container starts."""
+class Sessions(CatchUpIndexProvider):
+    """The session index, one per container."""
 
-    def setup(self) -> None:
-        self.index = SessionIndex(open_event_store(self.container.config))
-
-    def start(self) -> None:
-        eventlet.spawn_n(self.index.catch_up)
-
-    def stop(self) -> None:
-        self.index.store.close()
-
-    def get_dependency(self, worker_ctx) -> SessionIndex:
-        return self.index
+    index_type = SessionIndex

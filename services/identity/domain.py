@@ -15,15 +15,13 @@ new events as ``(type, payload)`` pairs. Clocks and secrets come in as arguments
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from kernel import visibility
-from kernel.contracts.envelope import RecordedEvent
+from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.errors import Unauthenticated, ValidationFailed
-
-Events = list[tuple[str, dict[str, Any]]]
 
 DEFAULT_SETTINGS = {"preview_enabled": True, "visibility_conditions": []}
 
@@ -41,18 +39,16 @@ def session_stream(session_id: str) -> str:
 
 @dataclass(frozen=True)
 class Contact:
+    """A help-desk user as identity keeps them; the id is the help desk's user id."""
+
     contact_id: str
     email: str | None
     name: str | None
     attributes: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.contact_id,
-            "email": self.email,
-            "name": self.name,
-            "attributes": dict(self.attributes),
-        }
+        contact = asdict(self)  # a copy, attributes included
+        return {"id": contact.pop("contact_id"), **contact}
 
 
 def fold_contact(history: Iterable[RecordedEvent]) -> Contact | None:
@@ -65,7 +61,7 @@ def fold_contact(history: Iterable[RecordedEvent]) -> Contact | None:
     return contact
 
 
-def save_contact(contact: Contact | None, command: dict[str, Any]) -> Events:
+def save_contact(contact: Contact | None, command: dict[str, Any]) -> list[Decision]:
     if contact is None:
         payload = {
             "contact_id": command["id"],
@@ -135,7 +131,7 @@ def live_sessions(sessions: Iterable[Session], revoked_before: int, now: datetim
     ]
 
 
-def start_session(session_id: str, contact_id: str, method: str, expires_at: str) -> Events:
+def start_session(session_id: str, contact_id: str, method: str, expires_at: str) -> list[Decision]:
     payload = {
         "session_id": session_id,
         "contact_id": contact_id,
@@ -158,7 +154,7 @@ def check_session(
     return session
 
 
-def end_session(session: Session, now: datetime) -> Events:
+def end_session(session: Session, now: datetime) -> list[Decision]:
     """Logout: nothing to record for a session already ended or expired."""
     if session.ended or session.expired(now):
         return []
@@ -170,7 +166,7 @@ def end_session(session: Session, now: datetime) -> Events:
     ]
 
 
-def revoke_sessions(contact_id: str, live_session_count: int) -> Events:
+def revoke_sessions(contact_id: str, live_session_count: int) -> list[Decision]:
     if live_session_count == 0:
         return []
     return [
@@ -192,7 +188,7 @@ def fold_settings(history: Iterable[RecordedEvent]) -> dict[str, Any]:
     }
 
 
-def change_settings(settings: dict[str, Any], command: dict[str, Any]) -> Events:
+def change_settings(settings: dict[str, Any], command: dict[str, Any]) -> list[Decision]:
     problems = visibility.shape_problems(command.get("visibility_conditions", []))
     if problems:
         fields = {f"visibility_conditions.{path}": problem for path, problem in problems.items()}

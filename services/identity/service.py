@@ -6,14 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from kernel.aggregate import execute
+from kernel.aggregate import create, execute
 from kernel.contracts import commands
 from kernel.contracts.events import PORTAL_SETTINGS_STREAM
 from kernel.contracts.validation import validate
-from kernel.dependencies import EventLog, RequestContext
 from kernel.errors import NotFound, Unauthenticated, ValidationFailed
 from kernel.logging import get_logger
 from kernel.rpc import rpc
+from kernel.service import WriteService
 from services.identity import domain, verification
 from services.identity.dependencies import PortalKeys, Sessions
 
@@ -29,26 +29,21 @@ def readable_credentials(schema: dict, credentials: Any) -> dict:
         raise Unauthenticated(unreadable.message, unreadable.fields) from unreadable
 
 
-class IdentityService:
+class IdentityService(WriteService):
     name = "identity"
 
-    context = RequestContext()
-    event_log = EventLog()
     keys = PortalKeys()
     sessions = Sessions()
-
-    def _new_events(self, events: domain.Events) -> list:
-        return [self.event_log.new_event(event_type, payload) for event_type, payload in events]
 
     # contacts -----------------------------------------------------------------------------
 
     @rpc
     def save_contact(self, command: dict) -> dict:
         command = validate(commands.SAVE_CONTACT, command, "contact")
-        history = execute(
+        history, _ = execute(
             self.event_log,
             domain.contact_stream(command["id"]),
-            lambda h: self._new_events(domain.save_contact(domain.fold_contact(h), command)),
+            lambda h: domain.save_contact(domain.fold_contact(h), command),
         )
         log.info("contact saved", contact_id=command["id"], version=history[-1].stream_version)
         return domain.fold_contact(history).to_dict()
@@ -119,18 +114,16 @@ class IdentityService:
 
     def _open_session(self, user_id: str, method: str) -> domain.Session:
         """A new session; a retried request (same idempotency key) gets the one it opened."""
-        earlier = self.event_log.earlier_attempt()
-        if earlier is not None:
-            return domain.fold_session(self.event_log.read_stream(earlier.stream_id))
-        session_id = str(uuid.uuid4())
         expires_at = datetime.fromtimestamp(
             int(datetime.now(UTC).timestamp()) + self.keys.session_ttl_seconds, UTC
         ).isoformat()
-        events = domain.start_session(session_id, user_id, method, expires_at)
-        recorded = self.event_log.append(
-            domain.session_stream(session_id), self._new_events(events), 0
+        history = create(
+            self.event_log,
+            [str(uuid.uuid4())],
+            domain.session_stream,
+            lambda session_id: domain.start_session(session_id, user_id, method, expires_at),
         )
-        return domain.fold_session(recorded)
+        return domain.fold_session(history)
 
     @rpc
     def authenticate_session(self, token: str) -> dict:
@@ -162,7 +155,7 @@ class IdentityService:
         execute(
             self.event_log,
             stream,
-            lambda h: self._new_events(domain.end_session(domain.fold_session(h), now)),
+            lambda h: domain.end_session(domain.fold_session(h), now),
         )
         log.info("session ended", user_id=session.contact_id, session_id=session.session_id)
 
@@ -170,19 +163,15 @@ class IdentityService:
     def revoke_sessions(self, contact_id: str) -> dict:
         """End every live session of a contact with one event on the contact's stream."""
         validate(commands.CONTACT_ID, {"contact_id": contact_id}, "contact id")
-        earlier = self.event_log.earlier_attempt()
-        if earlier is not None:
-            return {"revoked": earlier.payload["session_count"]}
         now = datetime.now(UTC)
-        revoked = 0
 
         def decide(history: list) -> list:
-            nonlocal revoked
             revoked_before = domain.sessions_revoked_before(history)
-            revoked = len(self.sessions.live_sessions(contact_id, revoked_before, now))
-            return self._new_events(domain.revoke_sessions(contact_id, revoked))
+            live = self.sessions.live_sessions(contact_id, revoked_before, now)
+            return domain.revoke_sessions(contact_id, len(live))
 
-        execute(self.event_log, domain.contact_stream(contact_id), decide)
+        _, written = execute(self.event_log, domain.contact_stream(contact_id), decide)
+        revoked = written[0].payload["session_count"] if written else 0
         log.info("sessions revoked", contact_id=contact_id, revoked=revoked)
         return {"revoked": revoked}
 
@@ -195,10 +184,10 @@ class IdentityService:
     @rpc
     def change_portal_settings(self, command: dict) -> dict:
         command = validate(commands.CHANGE_PORTAL_SETTINGS, command, "portal settings")
-        history = execute(
+        history, _ = execute(
             self.event_log,
             PORTAL_SETTINGS_STREAM,
-            lambda h: self._new_events(domain.change_settings(domain.fold_settings(h), command)),
+            lambda h: domain.change_settings(domain.fold_settings(h), command),
         )
         settings = domain.fold_settings(history)
         log.info(
@@ -207,7 +196,3 @@ class IdentityService:
             visibility_conditions=len(settings["visibility_conditions"]),
         )
         return settings
-
-    @rpc
-    def health(self) -> dict:
-        return {"service": self.name, "status": "ok"}

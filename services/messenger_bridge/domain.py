@@ -8,16 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
-from kernel.contracts.envelope import RecordedEvent
-from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-
-Decision = tuple[str, dict]
+from kernel.contracts.envelope import Decision, RecordedEvent
+from kernel.errors import AccessDenied, NotFound, ValidationFailed
 
 MESSENGER_URL = "/messenger/conversations/{conversation_id}"
-
-
-def stream_of(conversation_id: str) -> str:
-    return f"conversation-{conversation_id}"
+CUSTOMER_PART_FIELDS = ("id", "author_type", "author_name", "body", "created_at")
 
 
 @dataclass(frozen=True)
@@ -31,6 +26,7 @@ class Part:
     created_at: str
 
     def to_dict(self) -> dict:
+        """The part as teammates see it."""
         return {
             "id": self.part_id,
             "author_type": self.author_type,
@@ -42,14 +38,10 @@ class Part:
         }
 
     def customer_view(self) -> dict:
-        """A customer-visible part as the Messenger shows it to a portal user."""
-        return {
-            "id": self.part_id,
-            "author_type": self.author_type,
-            "author_name": self.author_name,
-            "body": self.body,
-            "created_at": self.created_at,
-        }
+        """A customer-visible part as the Messenger shows it to a portal user: without the
+        author's id or the internal flag."""
+        part = self.to_dict()
+        return {key: part[key] for key in CUSTOMER_PART_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -71,6 +63,10 @@ class Conversation:
             "ticket_id": ticket_id,
             "parts": [part.to_dict() for part in self.parts],
         }
+
+
+def stream_of(conversation_id: str) -> str:
+    return f"conversation-{conversation_id}"
 
 
 def fold(history: Iterable[RecordedEvent]) -> Conversation | None:
@@ -131,17 +127,10 @@ def _part_added(conversation_id: str, part_id: str, author: dict, body: str, int
 
 
 def start_conversation(
-    existing: Conversation | None,
-    conversation_id: str,
-    part_id: str,
-    command: dict,
-    contact: dict | None,
+    conversation_id: str, part_id: str, command: dict, contact: dict | None
 ) -> list[Decision]:
-    """A conversation opened by a user's message; the author's name comes from the contact."""
-    if existing is not None:
-        raise Conflict(
-            f"conversation {conversation_id} exists already", {"conversation_id": "exists"}
-        )
+    """A conversation opened by a user's message; the author's name comes from the contact.
+    It is a new stream, so its id is never used twice."""
     if contact is None:
         raise ValidationFailed(
             f"contact {command['user_id']} does not exist", {"user_id": "no such contact"}

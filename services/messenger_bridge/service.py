@@ -4,16 +4,17 @@ append. See docs/rpc.md."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
-from kernel.aggregate import execute
+from kernel.aggregate import create, execute
 from kernel.contracts import commands
-from kernel.contracts.envelope import NewEvent, RecordedEvent
-from kernel.contracts.events import conversation_link_event_id
+from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.contracts.validation import validate
-from kernel.dependencies import EventLog, RequestContext, TimedRpcProxy
+from kernel.dependencies import TimedRpcProxy
 from kernel.errors import NotFound
 from kernel.logging import get_logger
 from kernel.rpc import rpc
+from kernel.service import WriteService
 from services.messenger_bridge import domain
 
 log = get_logger(__name__)
@@ -23,12 +24,11 @@ DERIVED_ID_NAMESPACE = uuid.UUID("c4f1d9e2-7a3b-4c5d-8e6f-0a1b2c3d4e5f")
 PORTAL_URL = "/"
 
 
-class MessengerBridgeService:
+class MessengerBridgeService(WriteService):
     name = "messenger_bridge"
 
-    context = RequestContext()
-    event_log = EventLog()
     identity = TimedRpcProxy("identity")
+    tickets = TimedRpcProxy("tickets")
     portal_query = TimedRpcProxy("portal_query")
 
     @rpc
@@ -39,14 +39,12 @@ class MessengerBridgeService:
         part_id = self._new_id("part", "part")
         contact = self._contact(command["user_id"])
 
-        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
-            return self._new_events(
-                domain.start_conversation(
-                    domain.fold(history), conversation_id, part_id, command, contact
-                )
-            )
-
-        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        history = create(
+            self.event_log,
+            [conversation_id],
+            domain.stream_of,
+            lambda new_id: domain.start_conversation(new_id, part_id, command, contact),
+        )
         conversation = domain.fold(history)
         log.info(
             "conversation started",
@@ -59,15 +57,11 @@ class MessengerBridgeService:
     def add_part(self, conversation_id: str, command: dict) -> dict:
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         command = validate(commands.ADD_PART, command, "conversation part")
-        part_id = self._new_id("part", "part")
         contact = self._contact(command["author_id"]) if command["author_type"] == "user" else None
-
-        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
-            conversation = domain.existing_conversation(history, conversation_id)
-            return self._new_events(domain.add_part(conversation, part_id, command, contact))
-
-        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
-        part = domain.fold(history).part(part_id)
+        part = self._add_part(
+            conversation_id,
+            lambda conversation, part_id: domain.add_part(conversation, part_id, command, contact),
+        )
         log.info(
             "conversation part added",
             conversation_id=conversation_id,
@@ -85,19 +79,14 @@ class MessengerBridgeService:
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
         command = validate(commands.USER_REPLY, command, "message")
-        part_id = self._new_id("part", "part")
         contact = self._contact(user_id)
 
-        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
-            conversation = domain.existing_conversation(history, conversation_id)
+        def reply(conversation: domain.Conversation, part_id: str) -> list[Decision]:
             if user_id not in conversation.participant_ids:
                 domain.refuse_outsider(conversation_id, self._may_open(user_id, conversation_id))
-            return self._new_events(
-                domain.user_reply(conversation, part_id, user_id, command["body"], contact)
-            )
+            return domain.user_reply(conversation, part_id, user_id, command["body"], contact)
 
-        history = execute(self.event_log, domain.stream_of(conversation_id), decide)
-        part = domain.fold(history).part(part_id)
+        part = self._add_part(conversation_id, reply)
         log.info(
             "user replied",
             conversation_id=conversation_id,
@@ -121,11 +110,25 @@ class MessengerBridgeService:
 
     @rpc
     def get_conversation(self, conversation_id: str) -> dict:
-        """The teammate view, internal notes included, with the linked ticket's id."""
+        """The teammate view, internal notes included, with the linked ticket's id (which
+        the tickets service owns)."""
+        conversation = self._conversation(conversation_id)
+        return conversation.to_dict(ticket_id=self.tickets.linked_ticket(conversation_id))
+
+    @rpc
+    def conversation_participants(self, conversation_id: str) -> dict:
+        """Who takes part in the conversation: what tickets needs to make or link a ticket."""
+        conversation = self._conversation(conversation_id)
+        return {
+            "id": conversation.conversation_id,
+            "contact_id": conversation.contact_id,
+            "participant_ids": list(conversation.participant_ids),
+        }
+
+    def _conversation(self, conversation_id: str) -> domain.Conversation:
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         history = self.event_log.read_stream(domain.stream_of(conversation_id))
-        conversation = domain.existing_conversation(history, conversation_id)
-        return conversation.to_dict(ticket_id=self._linked_ticket(conversation_id))
+        return domain.existing_conversation(history, conversation_id)
 
     @rpc
     def join_conversation(self, ticket_id: int, user_id: str) -> dict:
@@ -139,16 +142,14 @@ class MessengerBridgeService:
                 f"ticket {ticket_id} has no linked conversation",
                 {"ticket_id": "no linked conversation"},
             )
-        retried = self.event_log.earlier_attempt() is not None
-        decided: list[NewEvent] = []
 
-        def decide(history: list[RecordedEvent]) -> list[NewEvent]:
-            conversation = domain.existing_conversation(history, conversation_id)
-            decided[:] = self._new_events(domain.join(conversation, user_id, ticket_id))
-            return decided
+        def decide(history: list[RecordedEvent]) -> list[Decision]:
+            return domain.join(
+                domain.existing_conversation(history, conversation_id), user_id, ticket_id
+            )
 
-        execute(self.event_log, domain.stream_of(conversation_id), decide)
-        joined = retried or bool(decided)
+        _, written = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        joined = bool(written)
         log.info(
             "conversation joined",
             conversation_id=conversation_id,
@@ -172,14 +173,21 @@ class MessengerBridgeService:
         ]
         return {"items": items, "portal_url": PORTAL_URL}
 
-    @rpc
-    def health(self) -> dict:
-        return {"service": self.name, "status": "ok"}
-
     # helpers -------------------------------------------------------------------------------
 
-    def _new_events(self, decisions: list[domain.Decision]) -> list[NewEvent]:
-        return [self.event_log.new_event(event_type, payload) for event_type, payload in decisions]
+    def _add_part(
+        self,
+        conversation_id: str,
+        decide: Callable[[domain.Conversation, str], list[Decision]],
+    ) -> domain.Part:
+        """Add the part ``decide(conversation, part_id)`` writes; answer it as stored."""
+        part_id = self._new_id("part", "part")
+        history, _ = execute(
+            self.event_log,
+            domain.stream_of(conversation_id),
+            lambda h: decide(domain.existing_conversation(h, conversation_id), part_id),
+        )
+        return domain.fold(history).part(part_id)
 
     def _new_id(self, prefix: str, purpose: str) -> str:
         """A fresh id, or with an idempotency key one derived from it, so a retried request
@@ -205,10 +213,3 @@ class MessengerBridgeService:
 
     def _contact(self, contact_id: str) -> dict | None:
         return self.identity.get_contacts([contact_id]).get(contact_id)
-
-    def _linked_ticket(self, conversation_id: str) -> int | None:
-        """The ticket linked to the conversation: the tickets service gives the link event
-        an id derived from the conversation (see kernel.contracts.events)."""
-        link_id = conversation_link_event_id(conversation_id)
-        link = self.event_log.store.get_events([link_id]).get(link_id)
-        return link.payload["ticket_id"] if link else None

@@ -11,20 +11,16 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from kernel.contracts import fields as f
-from kernel.contracts.envelope import RecordedEvent
+from kernel.contracts.envelope import Decision, RecordedEvent
 from kernel.errors import Conflict, NotFound, ValidationFailed
 
 DEFAULT_STATE = "submitted"
 
-Decision = tuple[str, dict]
-
-
-def stream_of(ticket_id: int) -> str:
-    return f"ticket-{ticket_id}"
-
 
 @dataclass(frozen=True)
 class Ticket:
+    """A ticket folded from its stream; ``version`` is the stream's."""
+
     ticket_id: int
     ticket_type: str
     state: str
@@ -40,6 +36,8 @@ class Ticket:
     version: int
 
     def to_dict(self) -> dict:
+        """The ticket as the RPC answers it: ``id`` and ``type`` name ``ticket_id`` and
+        ``ticket_type``; tuples become lists."""
         return {
             "id": self.ticket_id,
             "type": self.ticket_type,
@@ -56,19 +54,16 @@ class Ticket:
         }
 
 
+def stream_of(ticket_id: int) -> str:
+    return f"ticket-{ticket_id}"
+
+
 def _created(event: RecordedEvent) -> Ticket:
+    """The ticket a TicketCreated describes: its payload names the ticket's own fields."""
     data = event.payload
+    lists = {name: tuple(data[name]) for name in ("attributes", "participant_ids")}
     return Ticket(
-        ticket_id=data["ticket_id"],
-        ticket_type=data["ticket_type"],
-        state=data["state"],
-        title=data["title"],
-        description=data["description"],
-        attributes=tuple(data["attributes"]),
-        creator_id=data["creator_id"],
-        participant_ids=tuple(data["participant_ids"]),
-        company_id=data["company_id"],
-        conversation_id=data["conversation_id"],
+        **{**data, **lists},
         created_at=event.occurred_at,
         updated_at=event.occurred_at,
         version=event.stream_version,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from portalctl.stack import REPOSITORY
+from tests.support.code import parsed_files
 
 pytestmark = pytest.mark.faults
 
@@ -46,14 +46,9 @@ def proxy_problems(path: Path, tree: ast.AST) -> list[str]:
 
 
 def test_no_rpc_call_can_wait_forever():
-    problems = []
-    files = [
-        path for folder in PLATFORM_CODE for path in sorted((REPOSITORY / folder).rglob("*.py"))
+    problems = [
+        p for path, tree in parsed_files(*PLATFORM_CODE) for p in proxy_problems(path, tree)
     ]
-    assert files
-    for path in files:
-        relative = path.relative_to(REPOSITORY)
-        problems += proxy_problems(relative, ast.parse(path.read_text(), str(relative)))
     assert problems == []
 
 

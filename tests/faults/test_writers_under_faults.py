@@ -13,9 +13,10 @@ import requests
 
 from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
-from portalctl.stack import Stack
+from portalctl.stack import PROCESSES, Stack
 from tests.support.api import api_stack, error_of
 from tests.support.broker import AUTH, MANAGEMENT
+from tests.support.failpoint_runner import killing_after_append
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -49,10 +50,16 @@ def events_of(stack, event_type: str) -> list:
 def test_a_writer_killed_right_after_its_append_loses_nothing_and_repeats_nothing(platform):
     stack, api = platform
     # This tickets process kills itself right after appending a TicketCreated, before it
-    # can reply (the FAULT_KILL_AFTER_APPEND failpoint): the crash lands there every time.
+    # can reply (the failpoint runner's failpoint): the crash lands there every time.
     stack.stop("tickets")
-    stack.start("tickets", extra_env={"FAULT_KILL_AFTER_APPEND": "TicketCreated"})
-    crashing = stack.processes.pop("tickets")
+    failpoint = Stack(
+        env=stack.env,
+        log_dir=stack.log_dir,
+        names=["tickets"],
+        commands={"tickets": killing_after_append("TicketCreated", PROCESSES["tickets"])},
+    )
+    failpoint.start()
+    crashing = failpoint.processes.pop("tickets")
     title = "Created just before the crash"
     answer = ThreadPoolExecutor(1).submit(
         api.admin,

@@ -15,7 +15,7 @@ from kernel.config import ConfigurationError
 from kernel.errors import NotFound, Unauthenticated, ValidationFailed
 from services.identity.service import IdentityService
 from services.identity.verification import user_hash
-from tests.support.interface import IDENTITY_SECRET, SESSION_SECRET, refused
+from tests.support.interface import IDENTITY_SECRET, SESSION_SECRET, invalid_fields, refused
 
 TTL = 3600
 ANN = {
@@ -47,6 +47,13 @@ def hashed(user_id: str, email: str | None = "ann@acme.example") -> dict:
 def hand_off(key=IDENTITY_SECRET, algorithm="HS256", **claims) -> dict:
     full = {"sub": "ann", "email": "ann@acme.example", "exp": int(time.time()) + 300, **claims}
     return {"token": jwt.encode({k: v for k, v in full.items() if v is not None}, key, algorithm)}
+
+
+def refused_sign_in(identity, unchanged, credentials) -> Unauthenticated:
+    """What signing Ann in with ``credentials`` raises, which appends nothing."""
+    identity.save_contact(ANN)
+    with unchanged:
+        return refused(Unauthenticated, identity.start_session, credentials)
 
 
 UNSIGNED_TOKEN = jwt.encode({"sub": "ann", "email": "a@b.example", "exp": 9999999999}, None, "none")
@@ -136,10 +143,7 @@ def test_an_unknown_contact_is_not_found(identity):
 def test_a_bad_contact_is_refused_naming_the_field_and_appends_nothing(
     identity, unchanged, command, field
 ):
-    with unchanged:
-        error = refused(ValidationFailed, identity.save_contact, command)
-
-    assert field in error.fields
+    assert field in invalid_fields(unchanged, identity.save_contact, command)
 
 
 @pytest.mark.parametrize(
@@ -205,11 +209,7 @@ def test_the_hand_off_email_is_compared_without_case(identity):
 def test_hashes_that_do_not_verify_are_unauthenticated_and_append_nothing(
     identity, unchanged, credentials, field
 ):
-    identity.save_contact(ANN)
-
-    with unchanged:
-        error = refused(Unauthenticated, identity.start_session, credentials)
-
+    error = refused_sign_in(identity, unchanged, credentials)
     assert field in error.fields
     assert credentials["user_hash"] not in error.message
 
@@ -267,11 +267,7 @@ def test_a_valid_identity_token_starts_a_session(identity, store):
 def test_identity_tokens_that_do_not_verify_are_unauthenticated_and_append_nothing(
     identity, unchanged, credentials, reason
 ):
-    identity.save_contact(ANN)
-
-    with unchanged:
-        error = refused(Unauthenticated, identity.start_session, credentials)
-
+    error = refused_sign_in(identity, unchanged, credentials)
     assert reason in error.message
     assert credentials["token"] not in json.dumps([error.message, error.fields])
 
@@ -417,6 +413,33 @@ def test_revoking_sessions_of_a_verified_user_who_is_not_a_contact(identity):
     assert identity.save_contact({"id": "newcomer"})["id"] == "newcomer"
 
 
+def keyed_identity(config, key: str):
+    """identity called as the gateway calls it for a request with an Idempotency-Key."""
+    context = {"idempotency_key": key, "request_fingerprint": f"fp-{key}"}
+    return ServiceRpcProxy("identity", config, context_data=context, timeout=10)
+
+
+def test_a_retried_revoke_answers_what_the_first_attempt_revoked(identity, config, store):
+    identity.start_session(hashed("ann", email=None))
+    identity.start_session(hashed("ann", email=None))
+    with keyed_identity(config, "revoke-1") as keyed:
+        assert keyed.revoke_sessions("ann") == {"revoked": 2}
+        head = store.head_position()
+        assert keyed.revoke_sessions("ann") == {"revoked": 2}
+    assert store.head_position() == head
+
+
+def test_a_retried_sign_in_answers_the_session_it_opened(identity, config, store):
+    with keyed_identity(config, "sign-in-1") as keyed:
+        first = keyed.start_session(hashed("ann", email=None))
+        head = store.head_position()
+        again = keyed.start_session(hashed("ann", email=None))
+    assert store.head_position() == head
+    assert identity.authenticate_session(again["token"]) == identity.authenticate_session(
+        first["token"]
+    )
+
+
 def test_revoke_sessions_refuses_a_bad_contact_id(identity):
     assert "contact_id" in refused(ValidationFailed, identity.revoke_sessions, {"$gt": ""}).fields
 
@@ -485,10 +508,7 @@ def test_an_unchanged_setting_appends_nothing(identity, unchanged):
 def test_bad_settings_are_refused_naming_the_field_and_append_nothing(
     identity, unchanged, command, field
 ):
-    with unchanged:
-        error = refused(ValidationFailed, identity.change_portal_settings, command)
-
-    assert field in error.fields
+    assert field in invalid_fields(unchanged, identity.change_portal_settings, command)
 
 
 # configuration ----------------------------------------------------------------------------

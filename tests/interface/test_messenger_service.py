@@ -207,10 +207,23 @@ def test_an_unknown_or_malformed_conversation_is_refused(rpc, conversation_id):
         rpc.messenger_bridge.get_conversation(conversation_id)
 
 
-def test_the_conversation_shows_its_linked_ticket(rpc):
+def test_the_conversation_shows_its_linked_ticket_which_tickets_answers(rpc):
     conversation = start(rpc)
+    assert rpc.tickets.linked_ticket(conversation["id"]) is None
     ticket = rpc.tickets.convert_conversation(conversation["id"], {"type": "Bug", "title": "t"})
+    assert rpc.tickets.linked_ticket(conversation["id"]) == ticket["id"]
     assert rpc.messenger_bridge.get_conversation(conversation["id"])["ticket_id"] == ticket["id"]
+
+
+def test_the_participants_of_a_conversation(rpc):
+    conversation = start(rpc)
+    assert rpc.messenger_bridge.conversation_participants(conversation["id"]) == {
+        "id": conversation["id"],
+        "contact_id": "ann",
+        "participant_ids": ["ann"],
+    }
+    with pytest.raises(NotFound):
+        rpc.messenger_bridge.conversation_participants("conv-missing")
 
 
 # joining from the portal, and the tickets space (through the real portal_query) ------------
@@ -259,6 +272,15 @@ def test_a_user_who_sees_the_ticket_joins_its_conversation_once(rpc, store, port
     head = store.head_position()
     assert rpc.messenger_bridge.join_conversation(1, "bob")["joined"] is False
     assert rpc.messenger_bridge.join_conversation(1, "ann")["joined"] is False
+    assert store.head_position() == head
+
+
+def test_a_retried_join_answers_that_it_joined(config, rpc, store, portal):
+    context = {"idempotency_key": "join-1", "request_fingerprint": "fp-join"}
+    with ClusterRpcProxy(config, context_data=context, timeout=20) as keyed:
+        assert keyed.messenger_bridge.join_conversation(1, "bob")["joined"] is True
+        head = store.head_position()
+        assert keyed.messenger_bridge.join_conversation(1, "bob")["joined"] is True
     assert store.head_position() == head
 
 

@@ -5,10 +5,12 @@ decisions stored as one stream's history for the core to fold."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from kernel.contracts.envelope import RecordedEvent, check_payload
+from kernel.contracts.envelope import ENVELOPE_SCHEMA, Decision, RecordedEvent, check_payload
+from kernel.contracts.validation import validate
 
-Decision = tuple[str, dict]
+FIRST_DAY = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
 def checked(stream_id: str, decisions: list[Decision]) -> list[Decision]:
@@ -20,8 +22,10 @@ def checked(stream_id: str, decisions: list[Decision]) -> list[Decision]:
 
 
 def history(stream_id: str, *decisions: Decision) -> list[RecordedEvent]:
-    """``decisions`` as the stream stored them: versions and positions from 1, a day apart."""
-    return [
+    """``decisions`` as the stream stored them: versions and positions from 1, a day apart.
+    Each envelope is checked like one from the bus, so the history is one a store could
+    hold."""
+    events = [
         RecordedEvent(
             version,
             str(uuid.uuid4()),
@@ -29,7 +33,7 @@ def history(stream_id: str, *decisions: Decision) -> list[RecordedEvent]:
             version,
             event_type,
             1,
-            f"2026-03-0{version}T10:00:00.000000+00:00",
+            (FIRST_DAY + timedelta(days=version - 1)).isoformat(timespec="microseconds"),
             None,
             None,
             payload,
@@ -37,3 +41,6 @@ def history(stream_id: str, *decisions: Decision) -> list[RecordedEvent]:
         )
         for version, (event_type, payload) in enumerate(decisions, start=1)
     ]
+    for event in events:
+        validate(ENVELOPE_SCHEMA, event.to_dict(), "event envelope")
+    return events

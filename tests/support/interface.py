@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kernel.errors import ValidationFailed
 from kernel.eventstore.base import EventStore
 
 # At least 32 bytes each, so PyJWT signs and verifies with them without a warning.
@@ -33,3 +34,10 @@ def refused(error_type: type[Exception], call: Callable[..., Any], *args: Any) -
     with pytest.raises(error_type) as raised:
         call(*args)
     return raised.value
+
+
+def invalid_fields(unchanged: Unchanged, call: Callable[..., Any], *args: Any) -> dict:
+    """The fields of the :class:`ValidationFailed` that ``call(*args)`` raises without
+    appending anything."""
+    with unchanged:
+        return refused(ValidationFailed, call, *args).fields

@@ -28,7 +28,6 @@ def body_of(response) -> dict:
         (errors.NotFound("nothing"), 404, "not_found"),
         (errors.Conflict("taken"), 409, "conflict"),
         (errors.ConcurrencyConflict("raced"), 409, "concurrency_conflict"),
-        (errors.PayloadTooLarge("big"), 413, "payload_too_large"),
         (errors.ValidationFailed("bad", {"title": "required field"}), 422, "validation_failed"),
         (errors.ServiceUnavailable("down"), 503, "service_unavailable"),
         (errors.UpstreamTimeout("slow"), 504, "upstream_timeout"),

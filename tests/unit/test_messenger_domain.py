@@ -7,7 +7,7 @@ import functools
 
 import pytest
 
-from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from kernel.errors import AccessDenied, NotFound, ValidationFailed
 from services.messenger_bridge import domain
 from tests.support.decisions import checked, history
 
@@ -22,7 +22,7 @@ valid = functools.partial(checked, "conversation-conv-1")
 
 def started() -> list[domain.Decision]:
     return valid(
-        domain.start_conversation(None, "conv-1", "part-1", {"user_id": "ann", "body": "Hi"}, ANN)
+        domain.start_conversation("conv-1", "part-1", {"user_id": "ann", "body": "Hi"}, ANN)
     )
 
 
@@ -63,15 +63,8 @@ def test_a_conversation_starts_with_the_users_opening_message():
 
 def test_only_an_existing_contact_starts_a_conversation():
     with pytest.raises(ValidationFailed) as error:
-        domain.start_conversation(None, "conv-1", "part-1", {"user_id": "zed", "body": "Hi"}, None)
+        domain.start_conversation("conv-1", "part-1", {"user_id": "zed", "body": "Hi"}, None)
     assert error.value.fields == {"user_id": "no such contact"}
-
-
-def test_a_conversation_id_is_used_once():
-    with pytest.raises(Conflict):
-        domain.start_conversation(
-            conversation(), "conv-1", "part-2", {"user_id": "ann", "body": "Hi"}, ANN
-        )
 
 
 # folding ----------------------------------------------------------------------------------
