@@ -106,6 +106,15 @@ class RecordedEvent(NamedTuple):
         return cls(*(data.get(name) for name in ENVELOPE_FIELDS[:-1]), data.get("metadata") or {})
 
 
+def recorded(event: NewEvent, stream_id: str, stream_version: int, position: int) -> RecordedEvent:
+    """``event`` as a store keeps it at ``position``: the one place every backend turns a new
+    event into a stored one."""
+    placed = {"position": position, "stream_id": stream_id, "stream_version": stream_version}
+    return RecordedEvent(
+        *(placed[name] if name in placed else getattr(event, name) for name in ENVELOPE_FIELDS)
+    )
+
+
 _OPTIONAL_TRACE = {"type": "string", "nullable": True, "maxlength": 128, "check_with": "one_line"}
 
 ENVELOPE_SCHEMA = {

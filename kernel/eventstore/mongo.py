@@ -40,7 +40,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from kernel.contracts.envelope import NewEvent, RecordedEvent
+from kernel.contracts.envelope import ENVELOPE_FIELDS, NewEvent, RecordedEvent, recorded
 from kernel.errors import ConcurrencyConflict, ServiceUnavailable, UpstreamTimeout
 from kernel.eventstore.base import CheckpointMismatch, EventStore
 
@@ -57,19 +57,18 @@ class StoreMisconfigured(RuntimeError):
 
 
 def _recorded(document: dict[str, Any]) -> RecordedEvent:
+    """A stored document as an event: ``_id`` is its position."""
     return RecordedEvent(
         document["_id"],
-        document["event_id"],
-        document["stream_id"],
-        document["stream_version"],
-        document["type"],
-        document["schema_version"],
-        document["occurred_at"],
-        document.get("correlation_id"),
-        document.get("causation_id"),
-        document["payload"],
+        *(document.get(name) for name in ENVELOPE_FIELDS[1:-1]),
         document.get("metadata") or {},
     )
+
+
+def _document(event: RecordedEvent) -> dict[str, Any]:
+    document = dict(zip(ENVELOPE_FIELDS, event, strict=True))
+    document["_id"] = document.pop("position")
+    return document
 
 
 def is_duplicate_key(error: BaseException) -> bool:
@@ -308,24 +307,12 @@ class MongoEventStore(EventStore):
                     {"event_store": "position counter missing"},
                 )
             first = counter["position"] - len(events) + 1
-            documents = [
-                {
-                    "_id": first + offset,
-                    "event_id": event.event_id,
-                    "stream_id": stream_id,
-                    "stream_version": expected_version + offset + 1,
-                    "type": event.type,
-                    "schema_version": event.schema_version,
-                    "occurred_at": event.occurred_at,
-                    "correlation_id": event.correlation_id,
-                    "causation_id": event.causation_id,
-                    "payload": event.payload,
-                    "metadata": event.metadata,
-                }
+            appended = [
+                recorded(event, stream_id, expected_version + offset + 1, first + offset)
                 for offset, event in enumerate(events)
             ]
-            self._events.insert_many(documents, ordered=True, session=session)
-            return [_recorded(document) for document in documents]
+            self._events.insert_many(list(map(_document, appended)), ordered=True, session=session)
+            return appended
 
         try:
             return self.transactions.run(append_in)

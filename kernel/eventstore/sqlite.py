@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from kernel.contracts.envelope import NewEvent, RecordedEvent
+from kernel.contracts.envelope import ENVELOPE_FIELDS, NewEvent, RecordedEvent, recorded
 from kernel.errors import ConcurrencyConflict, ServiceUnavailable
 from kernel.eventstore.base import CheckpointMismatch, EventStore
 
@@ -56,10 +56,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 """
 
-COLUMNS = (
-    "position, event_id, stream_id, stream_version, type, schema_version, occurred_at, "
-    "correlation_id, causation_id, payload, metadata"
-)
+COLUMNS = ", ".join(ENVELOPE_FIELDS)
 
 
 INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
@@ -133,18 +130,8 @@ class SqliteEventStore(EventStore):
                         )
                     return replayed
                 rows = [
-                    (
-                        last + offset,
-                        event.event_id,
-                        stream_id,
-                        expected_version + offset,
-                        event.type,
-                        event.schema_version,
-                        event.occurred_at,
-                        event.correlation_id,
-                        event.causation_id,
-                        _encode(event.payload),
-                        _encode(event.metadata),
+                    recorded(event, stream_id, expected_version + offset, last + offset)._replace(
+                        raw_payload=_encode(event.payload), raw_metadata=_encode(event.metadata)
                     )
                     for offset, event in enumerate(events, start=1)
                 ]
@@ -163,7 +150,7 @@ class SqliteEventStore(EventStore):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        return list(map(RecordedEvent._make, rows))
+        return rows
 
     def _retried(self, stream_id: str, events: list[NewEvent]) -> list[RecordedEvent] | None:
         """Outside a transaction: the stored events if some of these ids are stored (a
