@@ -14,11 +14,9 @@ import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from kernel.eventstore import EVENTS_FILE
-from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.stack import REPOSITORY, Stack
 from tests.support.broker import BROKER_URI
-from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, running_stack
+from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, event_store_of, running_stack
 
 OPENAPI = OpenAPI.from_file_path(str(REPOSITORY / "services" / "gateway" / "openapi.yaml"))
 
@@ -108,7 +106,7 @@ def error_of(response: requests.Response) -> dict:
 
 def stored_events(stack: Stack) -> int:
     """How many events the stack's store holds: "nothing was appended" is this not moving."""
-    store = SqliteEventStore(Path(stack.env["PORTAL_DATA_DIR"]) / EVENTS_FILE)
+    store = event_store_of(stack)
     try:
         return store.head_position()
     finally:
