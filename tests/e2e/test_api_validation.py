@@ -406,6 +406,8 @@ BAD_QUERIES = [
     ({"q[$ne]": "x"}, "q[$ne]"),
     ({"created_from": "last week"}, "created_from"),
     ({"created_to": "2024-02-30"}, "created_to"),
+    ({"created_from": "0000-00-00"}, "created_from"),
+    ({"updated_from": "2024-05-01T10:00-00:60"}, "updated_from"),
     ({"updated_from": "1714521600"}, "updated_from"),
     ({"updated_to": "2024-05-01T24:61"}, "updated_to"),
     ({"page": "two"}, "page"),
