@@ -37,9 +37,7 @@ START_SESSION_WITH_HASH = _required(
     "email",
 )
 
-START_SESSION_WITH_TOKEN = _required(
-    {"token": {"type": "string", "minlength": 1, "maxlength": 4096}}
-)
+START_SESSION_WITH_TOKEN = _required({"token": f.token()})
 
 # The claims identity reads from a verified START_SESSION_WITH_TOKEN token (others ignored).
 IDENTITY_TOKEN_CLAIMS = _required({"sub": f.entity_id(), "email": f.email()})
@@ -47,7 +45,7 @@ IDENTITY_TOKEN_CLAIMS = _required({"sub": f.entity_id(), "email": f.email()})
 # Positional RPC arguments, checked at the edge like commands.
 CONTACT_ID = _required({"contact_id": f.entity_id()})
 CONTACT_IDS = _required({"contact_ids": f.id_list(maxlength=1000)})
-SESSION_TOKEN = _required({"token": {"type": "string", "minlength": 1, "maxlength": 4096}})
+SESSION_TOKEN = _required({"token": f.token()})
 
 CHANGE_PORTAL_SETTINGS = _required(
     {"preview_enabled": {"type": "boolean"}, "visibility_conditions": f.VISIBILITY_CONDITIONS},

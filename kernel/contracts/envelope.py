@@ -122,7 +122,7 @@ ENVELOPE_SCHEMA = {
     "event_id": {"type": "string", "required": True, "regex": f.UUID_PATTERN + r"\Z"},
     "stream_id": {"type": "string", "required": True, "regex": STREAM_ID_PATTERN + r"\Z"},
     "stream_version": {"type": "integer", "min": 1, "required": True},
-    "type": {"type": "string", "required": True, "maxlength": 64},
+    "type": {"type": "string", "required": True, "maxlength": 64, "check_with": "one_line"},
     "schema_version": {"type": "integer", "min": 1, "required": True},
     "occurred_at": f.timestamp(required=True),
     "correlation_id": _OPTIONAL_TRACE,

@@ -10,6 +10,16 @@ from __future__ import annotations
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,63}"
 ATTRIBUTE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9 _-]{0,63}"
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# What no part of an e-mail address may hold: "@" out of its place, white space as Python
+# and JSON Schema each define it (their \s differ, so the class is spelled out), control
+# characters (C0, DEL, C1) and lone surrogates. openapi.yaml spells the same pattern, less the
+# surrogates, which a JSON Schema string cannot hold.
+NOT_IN_EMAIL = (
+    r"@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\ud800-\udfff"
+)
+EMAIL_PATTERN = rf"[^{NOT_IN_EMAIL}]+@[^{NOT_IN_EMAIL}]+\.[^{NOT_IN_EMAIL}]+"
+# A JWT in compact form: base64url segments separated by dots.
+JWT_PATTERN = r"[A-Za-z0-9_.=-]+"
 TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})"
 
 MAX_NAME = 200
@@ -66,9 +76,13 @@ def email(**extra) -> dict:
     return {
         "type": "string",
         "maxlength": 254,
-        "regex": r"[^@\s]+@[^@\s]+\.[^@\s]+\Z",
+        "regex": EMAIL_PATTERN + r"\Z",
         **extra,
     }
+
+
+def token(**extra) -> dict:
+    return {"type": "string", "maxlength": 4096, "regex": JWT_PATTERN + r"\Z", **extra}
 
 
 def id_list(maxlength: int = MAX_PARTICIPANTS, **extra) -> dict:

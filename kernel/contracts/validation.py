@@ -29,21 +29,40 @@ from kernel.logging import get_logger
 
 log = get_logger(__name__)
 
-# C0 control characters other than tab, newline and carriage return, plus DEL.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 control characters other than tab, newline and carriage return, DEL, and C1.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Half of a UTF-16 pair on its own: JSON can spell one (``"\ud800"``), but no store, log
+# or answer can encode it. (A whole pair is decoded into the one character it stands for.)
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# What each check refuses, in one pass: the fast path asks only whether the text is clean.
+_NOT_PLAIN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_ONE_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def is_plain_text(value: Any) -> bool:
-    """``check_with: plain_text``: a string without control characters (tabs and line
-    breaks allowed); anything else is left to the other rules."""
-    return not isinstance(value, str) or CONTROL_CHARACTERS.search(value) is None
+    """``check_with: plain_text``: a string of valid Unicode without control characters
+    (tabs and line breaks allowed); anything else is left to the other rules."""
+    return not isinstance(value, str) or _NOT_PLAIN_TEXT.search(value) is None
 
 
 def is_one_line(value: Any) -> bool:
-    """``check_with: one_line``: a string without line breaks or control characters."""
-    return not isinstance(value, str) or (
-        "\n" not in value and "\r" not in value and CONTROL_CHARACTERS.search(value) is None
-    )
+    """``check_with: one_line``: plain text without line breaks."""
+    return not isinstance(value, str) or _NOT_ONE_LINE.search(value) is None
+
+
+def text_problem(value: str, one_line: bool) -> str:
+    """What a check above refused in ``value``, said for the caller."""
+    if LONE_SURROGATE.search(value):
+        return "must be valid Unicode text (no lone surrogate such as \\ud800)"
+    if one_line:
+        return "must be a single line without control characters"
+    return "must not contain control characters"
+
+
+def printable_path(key: Any) -> str:
+    """A field name as an error may show it: a lone surrogate spelled as its JSON escape,
+    so an answer or a log line that names a field can always be encoded."""
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class PlatformValidator(cerberus.Validator):
@@ -57,18 +76,18 @@ class PlatformValidator(cerberus.Validator):
 
     def _check_with_plain_text(self, field: str, value: Any) -> None:
         if not is_plain_text(value):
-            self._error(field, "must not contain control characters")
+            self._error(field, text_problem(value, one_line=False))
 
     def _check_with_one_line(self, field: str, value: Any) -> None:
         if not is_one_line(value):
-            self._error(field, "must be a single line without control characters")
+            self._error(field, text_problem(value, one_line=True))
 
 
 def flatten_errors(errors: dict, prefix: str = "") -> dict[str, str]:
     """Turn Cerberus' nested error tree into ``{"a.0.b": "message"}``."""
     flat: dict[str, str] = {}
     for key, problems in errors.items():
-        path = f"{prefix}{key}"
+        path = f"{prefix}{printable_path(key)}"
         for problem in problems:
             if isinstance(problem, dict):
                 flat.update(flatten_errors(problem, f"{path}."))

@@ -12,8 +12,12 @@ SESSION_COOKIE = "portal_session"
 
 
 def json_response(body: Any, status: int = 200) -> Response:
+    """``body`` as UTF-8 JSON. A lone surrogate (which validation keeps out of anything stored,
+    but a caller's own text may carry back into an error) is written as its JSON escape
+    ``\\udXXX``, never a failure to encode the answer."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        text.encode("utf-8", "backslashreplace"),
         status=status,
         mimetype="application/json",
     )

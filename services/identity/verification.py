@@ -28,6 +28,9 @@ from kernel.errors import Unauthenticated, ValidationFailed
 ALGORITHMS = ["HS256"]
 IDENTITY_CLAIMS = ["sub", "email", "exp"]
 SESSION_CLAIMS = ["sid", "sub", "iat", "exp"]
+# Registered claims that are times (RFC 7519 "NumericDate"): PyJWT reads "9999999999" as a
+# number, the RFC does not.
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 # The help desk's clock may run a little ahead of or behind ours.
 HAND_OFF_CLOCK_SKEW_SECONDS = 10
 
@@ -54,6 +57,15 @@ def _reason(error: jwt.InvalidTokenError) -> str:
     return "is malformed"
 
 
+def _require_numeric_dates(claims: dict[str, Any], what: str) -> None:
+    """Refuse a time claim that is not a JSON number (a string, a boolean, ...)."""
+    for claim in NUMERIC_DATE_CLAIMS:
+        value = claims.get(claim)
+        if claim in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            reason = f"has an {claim} claim that is not a number"
+            raise Unauthenticated(f"the {what} token {reason}", {"token": reason})
+
+
 def verify_identity_token(identity_secret: bytes, token: str) -> dict[str, Any]:
     """The verified ``{"user_id", "email"}`` of a hand-off token."""
     try:
@@ -67,6 +79,7 @@ def verify_identity_token(identity_secret: bytes, token: str) -> dict[str, Any]:
     except jwt.InvalidTokenError as error:
         reason = _reason(error)
         raise Unauthenticated(f"the identity token {reason}", {"token": reason}) from None
+    _require_numeric_dates(claims, "identity")
     try:
         identity = validate(
             commands.IDENTITY_TOKEN_CLAIMS,
@@ -89,7 +102,7 @@ def issue_session_token(
 def read_session_token(session_secret: bytes, token: str, verify_exp: bool = True) -> dict:
     """The claims of a session token we signed; ``verify_exp=False`` for a logout."""
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             session_secret,
             algorithms=ALGORITHMS,
@@ -98,3 +111,5 @@ def read_session_token(session_secret: bytes, token: str, verify_exp: bool = Tru
     except jwt.InvalidTokenError as error:
         reason = _reason(error)
         raise Unauthenticated(f"the session token {reason}", {"token": reason}) from None
+    _require_numeric_dates(claims, "session")
+    return claims

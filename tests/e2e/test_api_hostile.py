@@ -25,7 +25,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.portal_query.storage import PROJECTIONS_FILE
-from tests.support.api import api_stack, error_of, user_hash
+from tests.support.api import api_stack, error_of, stored_events, user_hash
 from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, SESSION_SECRET
 from tests.support.waiting import eventually
 
@@ -328,6 +328,7 @@ def forged_session_tokens(user_session: str) -> dict[str, str]:
         "signed HS512 with the session secret": sign(later, SESSION_SECRET, "HS512"),
         "expired": sign({**claims, "exp": int(time.time()) - 60}, SESSION_SECRET),
         "without exp": sign({k: v for k, v in claims.items() if k != "exp"}, SESSION_SECRET),
+        "exp as a string": sign({**later, "exp": str(later["exp"])}, SESSION_SECRET),
         "another user's session id": sign({**later, "sub": "dave"}, SESSION_SECRET),
         "a session that was never started": sign(
             {**later, "sid": str(uuid.uuid4())}, SESSION_SECRET
@@ -354,6 +355,21 @@ def test_forged_session_tokens_are_401_on_every_portal_route(world):
             for how in ({"session": token}, {"cookies": {"portal_session": token}}):
                 answer = api.call(method, path, **how)
                 assert answer.status_code == 401, (name, path)
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_a_hand_off_token_with_a_time_claim_as_a_string_is_401_and_starts_nothing(world, claim):
+    """RFC 7519 times are numbers: "9999999999" is no expiry, however PyJWT would read it."""
+    stack, api = world["stack"], world["api"]
+    now = int(time.time())
+    claims = {"sub": "ann", "email": "ann@acme.example", "exp": now + 300, "iat": now, "nbf": now}
+    token = sign({**claims, claim: "9999999999" if claim == "exp" else str(now)}, IDENTITY_SECRET)
+    CREDENTIALS.add(token)
+    before = stored_events(stack)
+    answer = api.call("POST", "/api/portal/session", json={"token": token})
+    assert answer.status_code == 401, answer.text
+    assert error_of(answer)["fields"] == {"token": f"has an {claim} claim that is not a number"}
+    assert stored_events(stack) == before
 
 
 def test_a_session_expires_after_its_lifetime(world):

@@ -406,6 +406,8 @@ BAD_QUERIES = [
     ({"q[$ne]": "x"}, "q[$ne]"),
     ({"created_from": "last week"}, "created_from"),
     ({"created_to": "2024-02-30"}, "created_to"),
+    ({"created_from": "0000-00-00"}, "created_from"),
+    ({"updated_from": "2024-05-01T10:00-00:60"}, "updated_from"),
     ({"updated_from": "1714521600"}, "updated_from"),
     ({"updated_to": "2024-05-01T24:61"}, "updated_to"),
     ({"page": "two"}, "page"),
@@ -438,3 +440,154 @@ def test_a_repeated_query_parameter_is_a_400(platform):
     answer = api.admin("GET", "/api/admin/tickets?state=resolved&state=submitted")
     assert answer.status_code == 400
     assert error_of(answer)["fields"] == {"state": "must be given once"}
+
+
+# text no store can hold ---------------------------------------------------------------------
+
+# JSON may spell half a UTF-16 pair on its own; no store, log or answer can encode it.
+LONE_SURROGATE = "x\ud800y"
+# How an answer names a key holding one: spelled as its escape, never echoed raw.
+LONE_SURROGATE_NAMED = "x\\ud800y"
+
+
+def declares_string(rule: dict) -> bool:
+    declared = rule.get("type")
+    return declared == "string" or (isinstance(declared, list) and "string" in declared)
+
+
+def lone_surrogate_bodies():
+    """(endpoint id, method, path, body, field the answer must name): a lone surrogate in
+    every string field, as a key of every body, and inside nested values and keys."""
+    for method, path, schema, valid in BODY_ENDPOINTS:
+        endpoint = f"{method} {path}"
+        for field, rule in schema.items():
+            if declares_string(rule):
+                yield f"{endpoint} {field}", method, path, {**valid, field: LONE_SURROGATE}, field
+        yield (
+            f"{endpoint} key",
+            method,
+            path,
+            {**valid, LONE_SURROGATE: "x"},
+            LONE_SURROGATE_NAMED,
+        )
+    contact = ("POST", "/api/admin/contacts")
+    yield (
+        "contact attribute value",
+        *contact,
+        {"id": ANN, "attributes": {"role": LONE_SURROGATE}},
+        ("attributes.role"),
+    )
+    yield (
+        "contact attribute name",
+        *contact,
+        {"id": ANN, "attributes": {LONE_SURROGATE: "x"}},
+        (f"attributes.{LONE_SURROGATE_NAMED}"),
+    )
+    attribute = {"name": "Tier", "value": LONE_SURROGATE, "visible_to_customer": True}
+    yield (
+        "ticket attribute value",
+        "POST",
+        "/api/admin/tickets",
+        {
+            **VALID_TICKET,
+            "attributes": [attribute],
+        },
+        "attributes.0.value",
+    )
+    yield (
+        "ticket attribute key",
+        "POST",
+        "/api/admin/tickets",
+        {
+            **VALID_TICKET,
+            "attributes": [{**attribute, "value": "gold", LONE_SURROGATE: 1}],
+        },
+        f"attributes.0.{LONE_SURROGATE_NAMED}",
+    )
+    condition = {"attribute": "role", "operator": "in", "value": ["member", LONE_SURROGATE]}
+    yield (
+        "visibility condition value",
+        "PUT",
+        "/api/admin/portal/settings",
+        {"visibility_conditions": [condition]},
+        "visibility_conditions.0.value",
+    )
+
+
+LONE_SURROGATE_BODIES = list(lone_surrogate_bodies())
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [case[1:] for case in LONE_SURROGATE_BODIES],
+    ids=[case[0] for case in LONE_SURROGATE_BODIES],
+)
+def test_a_lone_surrogate_is_refused_naming_its_field_and_appends_nothing(
+    platform, method, path, body, field
+):
+    stack, api = platform
+    before = stored_events(stack)
+    encoded = json.dumps(body).encode()
+    assert b"\\ud800" in encoded  # sent as the JSON escape, the only way to send one
+    answer = send(api, method, path, encoded)
+    assert answer.status_code == refusal(path), answer.text
+    error = error_of(answer)
+    assert error["code"] == ERROR_CODES[refusal(path)]
+    assert any(name == field or name.startswith(f"{field}.") for name in error["fields"]), error
+    assert "\ud800" not in answer.text  # a key is named by its escape, never echoed raw
+    assert stored_events(stack) == before
+
+
+def test_a_portal_reply_with_a_lone_surrogate_is_refused_naming_it(platform, session):
+    stack, api = platform
+    before = stored_events(stack)
+    for body, field in [
+        ({"body": LONE_SURROGATE}, "body"),
+        ({"body": "Hi", LONE_SURROGATE: "x"}, LONE_SURROGATE_NAMED),
+    ]:
+        answer = api.call(
+            "POST",
+            "/api/messenger/conversations/c1/messages",
+            session=session,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert answer.status_code == 422, answer.text
+        assert field in error_of(answer)["fields"]
+    assert stored_events(stack) == before
+
+
+# C0 controls other than tab and line breaks, DEL, and C1 controls (NEL, CSI).
+CONTROL_CHARACTERS = ["\x00", "\x1b", "\x1f", "\x7f", "\x80", "\x85", "\x9b", "\x9f"]
+
+
+@pytest.mark.parametrize("character", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_control_characters_are_refused_in_emails_and_attribute_values(platform, character):
+    stack, api = platform
+    before = stored_events(stack)
+    attribute = {"name": "Tier", "value": f"gold{character}", "visible_to_customer": True}
+    for method, path, body, field in [
+        ("POST", "/api/admin/contacts", {"id": ANN, "email": f"a{character}@b.example"}, "email"),
+        (
+            "POST",
+            "/api/admin/contacts",
+            {"id": ANN, "attributes": {"role": f"a{character}"}},
+            ("attributes.role"),
+        ),
+        (
+            "POST",
+            "/api/admin/tickets",
+            {**VALID_TICKET, "attributes": [attribute]},
+            ("attributes.0.value"),
+        ),
+        (
+            "POST",
+            "/api/portal/session",
+            {"user_id": ANN, "email": f"a{character}@b.example", "user_hash": "0" * 64},
+            "email",
+        ),
+    ]:
+        answer = send(api, method, path, json.dumps(body).encode())
+        assert answer.status_code == refusal(path), (path, answer.text)
+        assert field in error_of(answer)["fields"], (path, answer.text)
+    assert stored_events(stack) == before

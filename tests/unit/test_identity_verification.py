@@ -145,6 +145,44 @@ def test_a_signed_token_with_invalid_claims_is_refused(claims, field):
     assert field in error.fields
 
 
+@pytest.mark.parametrize(
+    ("claims", "field"),
+    [
+        ({"sub": "ann\ud800"}, "token.sub"),
+        ({"email": "ann\udfff@acme.example"}, "token.email"),
+        ({"email": "ann\x85@acme.example"}, "token.email"),
+    ],
+)
+def test_claims_a_store_could_not_encode_are_refused_naming_them(claims, field):
+    error = refusal(verification.verify_identity_token, IDENTITY_SECRET, hand_off(claims))
+
+    assert field in error.fields
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": "9999999999"}, "has an exp claim that is not a number"),
+        ({"iat": "1700000000"}, "has an iat claim that is not a number"),
+        ({"nbf": "0"}, "has an nbf claim that is not a number"),
+        ({"iat": True}, "has an iat claim that is not a number"),
+        ({"nbf": None}, "is malformed"),
+    ],
+)
+def test_a_time_claim_must_be_a_number(claims, reason):
+    """RFC 7519 NumericDate: PyJWT alone reads the string "9999999999" as a time."""
+    error = refusal(verification.verify_identity_token, IDENTITY_SECRET, hand_off(claims))
+
+    assert error.fields == {"token": reason}
+
+
+def test_time_claims_may_be_integers_or_fractions():
+    now = time.time()
+    token = hand_off({"exp": now + 300.5, "iat": int(now), "nbf": now - 1.25})
+
+    assert verification.verify_identity_token(IDENTITY_SECRET, token)["user_id"] == "ann"
+
+
 # session tokens ---------------------------------------------------------------------------
 
 
@@ -187,3 +225,11 @@ def test_a_session_token_claiming_alg_none_is_refused():
     claims = {"sid": SID, "sub": "ann", "iat": 1, "exp": 9999999999}
 
     refusal(verification.read_session_token, SESSION_SECRET, jwt.encode(claims, None, "none"))
+
+
+def test_a_session_token_with_a_time_claim_that_is_not_a_number_is_refused():
+    claims = {"sid": SID, "sub": "ann", "iat": 1, "exp": "9999999999"}
+    token = jwt.encode(claims, SESSION_SECRET, "HS256")
+
+    error = refusal(verification.read_session_token, SESSION_SECRET, token)
+    assert error.fields == {"token": "has an exp claim that is not a number"}

@@ -88,10 +88,12 @@ def test_the_compiler_knows_exactly_the_rules_the_platform_uses():
 
 # Valid documents, built from the rules ------------------------------------------------------
 
+CONTROL_CHARACTERS = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)])
+LONE_SURROGATES = "".join(chr(c) for c in range(0xD800, 0xE000))
 FORBIDDEN_BY_CHECK = {
     None: "",
-    "plain_text": "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r") + "\x7f",
-    "one_line": "".join(chr(c) for c in range(32) if chr(c) != "\t") + "\x7f",
+    "plain_text": "".join(c for c in CONTROL_CHARACTERS if c not in "\t\n\r") + LONE_SURROGATES,
+    "one_line": "".join(c for c in CONTROL_CHARACTERS if c != "\t") + LONE_SURROGATES,
 }
 
 
@@ -413,7 +415,7 @@ def test_each_check_refuses_exactly_its_characters(check):
     accepts = compile_schema(rules)
     validator = PlatformValidator(rules)
 
-    refused = {chr(c) for c in range(256) if not accepts({"field": f"a{chr(c)}b"})}
+    refused = {chr(c) for c in range(0x10000) if not accepts({"field": f"a{chr(c)}b"})}
 
     assert refused == set(FORBIDDEN_BY_CHECK[check])
     assert not any(validator.validate({"field": c}) for c in refused)
