@@ -6,7 +6,9 @@
                                     freshness rebuild), e.g. the read side's figures
 
 Results go to ``bench/results/<name>.json`` and ``<name>.md`` (name: ``full``, ``smoke``,
-or the parts run, unless ``--name`` says otherwise).
+or the parts run, unless ``--name`` says otherwise). The run exits non-zero, after writing
+them, when a part could not be measured or a required target was missed (a change that
+never became visible).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from bench import bus, platform, rebuild, report, store
 from bench.context import Context, log
-from bench.measure import Row
+from bench.measure import Row, show
 
 PARTS = ("store", "bus", "search", "memory", "freshness", "rebuild")
 
@@ -92,9 +95,19 @@ def main(argv: list[str] | None = None) -> None:
         f"(generated once in {load['seconds']:.0f} s, seed {load['seed']})"
         for size, load in ctx.loads.items()
     ]
+    failures = ctx.failures + [
+        f"{row.section} / {row.measure}: {show(row.platform, row.unit)}, required: {row.target}"
+        for row in rows
+        if row.required and not row.met
+    ]
+    info["failures"] = failures
     path = report.write(name, info, rows, notes)
     log(f"done in {info['seconds']:.0f} s: {path}")
     print(path.read_text())
+    if failures:
+        for failure in failures:
+            log(f"FAILED: {failure}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

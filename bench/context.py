@@ -48,6 +48,7 @@ class Context:
     cache_dir: Path = REPOSITORY / "var" / "bench"
     end: datetime = field(default_factory=datagen.default_end)
     loads: dict[str, dict] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)  # each makes the run exit non-zero
 
     def dataset(self, size_name: str) -> Path:
         """The event store file of a generated data set (generated on first use)."""

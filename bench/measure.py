@@ -68,6 +68,8 @@ def human(value: float | None, unit: str = "") -> str:
     """A short figure: 12.3k, 1.52M, 0.42 ms."""
     if value is None or value != value:  # None or NaN
         return "-"
+    if unit == "changes":  # a count
+        return f"{value:.0f}"
     if unit in ("ms", "s", "x"):
         digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
         return f"{value:.{digits}f}{' ' + unit if unit != 'x' else 'x'}"
@@ -89,7 +91,11 @@ def show(stat: Stat | None, unit: str) -> str:
 
 @dataclass
 class Row:
-    """One measured quantity: the platform's figure, each peer's, and the target."""
+    """One measured quantity: the platform's figure, each peer's, and the target.
+
+    A ``required`` target fails the run when it is not met (a lost change is an error, not
+    a slow figure). ``observations`` keeps the raw samples behind a figure taken over all
+    of them rather than as a median of runs."""
 
     section: str
     measure: str
@@ -100,6 +106,8 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    required: bool = False
+    observations: list[float] = field(default_factory=list)
 
     def ratio(self, peer: str) -> float | None:
         """Platform ÷ peer, by medians."""
