@@ -1,10 +1,15 @@
-"""The real stack on a generated data set: portal search and list through the HTTP API
-beside the search peers, memory of each process at rest, and freshness.
+"""The real stack on a generated data set: portal search and list through the HTTP API,
+portal_query's search inside its process beside the search peers, memory of each process
+at rest, and freshness.
 
 The stack starts like ``tests/support/stack.py`` starts it (every service, the relay and
 the gateway as processes, on a fresh vhost), on a private copy of the data set's store.
 The relay's checkpoint is set to the store's head first: the data set is history that was
 published long ago, and replaying it all onto the bus would only measure that replay.
+
+The search inside the service loads the projection the running portal_query wrote into
+this process and calls the query function its RPC handler calls, so it is timed exactly
+like the peers: same tickets, same number of results, same warm-up, interleaved run by run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import psutil
 
@@ -26,12 +32,18 @@ from bench.context import Context, log
 from bench.corpus import Corpus, load_corpus
 from bench.http import Client, portal_session
 from bench.measure import Row, Stat, check, percentile
-from bench.search import Fts5Peer, SearchCase, TantivyPeer, build, latencies, search_cases
+from bench.search import RESULTS, SearchCase, available_peers, build, latencies, search_cases
+from kernel.contracts import commands
+from kernel.contracts.validation import validate
+from kernel.eventstore import open_event_store
 from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.stack import Stack
+from services.portal_query import queries
+from services.portal_query.projector import Projector
+from services.portal_query.storage import open_projection_storage
 from tests.support.broker import fresh_vhost
 
-PER_PAGE = 25
+PER_PAGE = RESULTS
 CONCURRENT_CLIENTS = 20
 
 
@@ -42,6 +54,7 @@ class Platform:
     identity_secret: str
     catch_up_seconds: float
     head: int
+    data_dir: Path
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,7 @@ def running_platform(ctx: Context, size: str) -> Iterator[Platform]:
             wait_caught_up(admin, head, timeout=600)
             catch_up = time.perf_counter() - started
             log(f"platform: ready and caught up in {catch_up:.1f} s")
-            yield Platform(stack, admin, identity_secret, catch_up, head)
+            yield Platform(stack, admin, identity_secret, catch_up, head, data_dir)
         finally:
             admin.close()
             stack.stop()
@@ -136,75 +149,99 @@ def list_cases(who: str, end: datetime) -> list[tuple[str, dict]]:
     ]
 
 
-def latency_row(label: str, quantile: int, runs: list[list[float]], peers: dict) -> Row:
-    platform = Stat.of(percentile(run, quantile) for run in runs) if runs else None
-    row = Row(
-        "portal search and list (HTTP, 1 client)",
+def latency_row(section: str, label: str, quantile: int, runs, peers: dict) -> Row:
+    """The ``quantile`` of each run, for the platform and each peer."""
+    return Row(
+        section,
         f"{label}: p{quantile}",
         "ms",
-        platform,
+        Stat.of(percentile(run, quantile) for run in runs),
         {
             name: Stat.of(percentile(r, quantile) for r in samples)
             for name, samples in peers.items()
         },
         higher_is_better=False,
     )
-    if quantile == 99 and platform is not None:
-        check(row, platform.median < 15, "p99 under 15 ms")
-    return row
 
 
 def http_search_rows(
-    ctx: Context, corpus: Corpus, platform: Platform | None, users: list[PortalUser], peers: list
+    ctx: Context, corpus: Corpus, platform: Platform, users: list[PortalUser]
 ) -> list[Row]:
-    """Each search and list case, one client: p50 and p99 of the portal and of each peer
-    (the portal's only when ``platform`` runs)."""
+    """Each search and list case through the gateway, one client: p50 and p99."""
     count = 8 if ctx.smoke else 40
+    section = "portal search and list (HTTP, 1 client)"
     rows = []
-    largest, small = corpus.largest_and_small_company()
-    by_company = {user.company_id: user for user in users}
-    for company, who in ((largest, "largest company"), (small, "small company")):
-        user = by_company.get(company)
-        client = Client(platform.stack.base_url, user.token) if user else None
-        for case in search_cases(corpus, company, who):
-            params = {"q": case.q, "per_page": PER_PAGE}
-            runs, peer_runs, note = [], {peer.name: [] for peer in peers}, []
-            for _ in range(ctx.runs):
-                if client:
-                    runs.append(timed_requests(client, params, count))
-                for peer in peers:
-                    peer_runs[peer.name].append(
-                        latencies(lambda p=peer, c=case: p.search(c.company_id, c.q), count)
-                    )
-            totals = {peer.name: peer.search(case.company_id, case.q)[1] for peer in peers}
-            if client:
-                answer = client.ok("GET", "/api/portal/tickets", params=params)
-                totals["portal"] = answer["total"]
-                note.append(f"answer {len(json.dumps(answer)) / 1024:.0f} KB")
-            note.insert(
-                0, f"q={case.q!r}, matches: " + ", ".join(f"{k} {v}" for k, v in totals.items())
-            )
-            for quantile in (50, 99):
-                row = latency_row(case.label, quantile, runs, peer_runs)
-                row.note = "; ".join(note) if quantile == 50 else ""
-                rows.append(row)
-        for label, params in list_cases(who, ctx.end):
-            if client is None:
-                continue
-            query = {**params, "per_page": PER_PAGE}
-            runs = [timed_requests(client, query, count) for _ in range(ctx.runs)]
-            rows += [latency_row(label, quantile, runs, {}) for quantile in (50, 99)]
-            size = len(json.dumps(client.ok("GET", "/api/portal/tickets", params=query)))
-            rows[-2].note = f"answer {size / 1024:.0f} KB"
-        if client:
-            rows += concurrency_rows(ctx, corpus, platform, user)
-            client.close()
+    for user in users:
+        client = Client(platform.stack.base_url, user.token)
+        cases = [
+            (case.label, {"q": case.q, "per_page": PER_PAGE})
+            for case in search_cases(corpus, user.company_id, user.who)
+        ]
+        cases += [
+            (label, {**query, "per_page": PER_PAGE})
+            for label, query in list_cases(user.who, ctx.end)
+        ]
+        for label, params in cases:
+            runs = [timed_requests(client, params, count) for _ in range(ctx.runs)]
+            p50, p99 = (latency_row(section, label, q, runs, {}) for q in (50, 99))
+            answer = client.ok("GET", "/api/portal/tickets", params=params)
+            p50.note = f"{answer['total']} matches; answer {len(json.dumps(answer)) / 1024:.0f} KB"
+            rows += [p50, check(p99, p99.platform.median < 15, "p99 under 15 ms")]
+        rows += concurrency_rows(ctx, corpus, platform, user)
+        client.close()
     return rows
 
 
-def timed_requests(client: Client, params: dict, count: int, warm_up: int = 2) -> list[float]:
-    for _ in range(warm_up):
-        client.ok("GET", "/api/portal/tickets", params=params)
+class PortalQueryInProcess:
+    """portal_query's search inside its process: the projection the running service wrote,
+    loaded here, and the work of its ``portal_list_tickets`` RPC handler (validate the
+    query, then ``queries.portal_list_tickets``) without the RPC, HTTP or JSON around it."""
+
+    name = "portal_query"
+
+    def __init__(self, data_dir: Path, users: list[PortalUser]):
+        config = {"PORTAL_DATA_DIR": str(data_dir), "MONGO_URI": ""}
+        store, storage = open_event_store(config), open_projection_storage(config)
+        try:
+            self.view = Projector.load(store, storage).view
+        finally:
+            store.close()
+            storage.close()
+        self.user_of = {user.company_id: user.user_id for user in users}
+
+    def search(self, company_id: str, q: str) -> tuple[list[int], int]:
+        query = validate(commands.TICKET_QUERY, {"q": q, "per_page": RESULTS}, "ticket query")
+        answer = queries.portal_list_tickets(
+            self.view, self.user_of[company_id], queries.TicketQuery.parse(query), time.time()
+        )
+        return [item["id"] for item in answer["items"]], answer["total"]
+
+
+def in_process_rows(
+    ctx: Context, corpus: Corpus, users: list[PortalUser], portal, peers: list
+) -> list[Row]:
+    """Each search case inside this process: portal_query's query function beside each
+    peer, interleaved run by run; p50 and p99 and the ratios."""
+    count = 8 if ctx.smoke else 40
+    section = f"search inside the process (first {RESULTS} results and the total, no HTTP or RPC)"
+    engines = [portal, *peers]
+    rows = []
+    for user in users:
+        for case in search_cases(corpus, user.company_id, user.who):
+            runs: dict[str, list[list[float]]] = {engine.name: [] for engine in engines}
+            for _ in range(ctx.runs):
+                for engine in engines:
+                    call = lambda e=engine, c=case: e.search(c.company_id, c.q)  # noqa: E731
+                    runs[engine.name].append(latencies(call, count))
+            totals = {engine.name: engine.search(case.company_id, case.q)[1] for engine in engines}
+            mine = runs.pop(portal.name)
+            p50, p99 = (latency_row(section, case.label, q, mine, runs) for q in (50, 99))
+            p50.note = f"q={case.q!r}, matches: " + ", ".join(f"{k} {v}" for k, v in totals.items())
+            rows += [p50, p99]
+    return rows
+
+
+def timed_requests(client: Client, params: dict, count: int) -> list[float]:
     return latencies(lambda: client.ok("GET", "/api/portal/tickets", params=params), count)
 
 
@@ -303,7 +340,7 @@ def run(ctx: Context, parts: list[str]) -> tuple[list[Row], list[str]]:
     peers = []
     if "search" in parts:
         tickets = corpus.portal_tickets()
-        for peer in (TantivyPeer, Fts5Peer):
+        for peer in available_peers():
             engine, seconds = build(peer, tickets)
             peers.append(engine)
             notes.append(
@@ -322,13 +359,20 @@ def run(ctx: Context, parts: list[str]) -> tuple[list[Row], list[str]]:
             users = portal_users(corpus, platform)
             if "search" in parts:
                 log("platform: portal search and list")
-                rows += http_search_rows(ctx, corpus, platform, users, peers)
-            if "freshness" in parts:
+                rows += http_search_rows(ctx, corpus, platform, users)
+                log("platform: search inside portal_query's process, beside the peers")
+                started = time.perf_counter()
+                portal = PortalQueryInProcess(platform.data_dir, users)
+                notes.append(
+                    f"portal_query in process: projection loaded in "
+                    f"{time.perf_counter() - started:.1f} s"
+                )
+                rows += in_process_rows(ctx, corpus, users, portal, peers)
+                del portal
+            if "freshness" in parts:  # last: its edits change the small company's tickets
                 log("platform: freshness")
                 rows += freshness.run(ctx, corpus, platform, users)
     except (RuntimeError, TimeoutError, OSError, KeyError) as error:
-        notes.append(f"the platform could not be measured: {error!r}")
+        ctx.failures.append(f"the platform could not be measured: {error!r}")
         log(f"platform: not measured: {error!r}")
-        if "search" in parts and not any(r.section.startswith("portal search") for r in rows):
-            rows += http_search_rows(ctx, corpus, None, [], peers)
     return rows, notes
