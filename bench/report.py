@@ -1,8 +1,15 @@
 """Results of one run: ``bench/results/<name>.json`` (every sample) and ``<name>.md`` (the
-table: each figure beside its peers, with the ratio and the target)."""
+table: each figure beside its peers, with the ratio and the target).
+
+    python -m bench.report [bench/results/full.json]
+
+prints the summary table the README and docs/performance.md quote, generated from a
+results file, with the commit it was measured at.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -62,18 +69,33 @@ def _rabbitmq_version() -> str:
         return "unknown"
 
 
+# Files a run writes or quotes: changes to them do not change what was measured.
+NOT_MEASURED = ("bench/results/", "docs/", "README.md")
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=False, cwd=RESULTS.parent
+        ).stdout
+    except OSError:
+        return ""
+
+
+def commit_measured() -> dict[str, Any]:
+    """The commit the code was at, and whether files that change what is measured had
+    uncommitted changes (then the commit alone does not reproduce the figures)."""
+    changed = [line[3:] for line in _git("status", "--porcelain").splitlines()]
+    return {
+        "commit": _git("rev-parse", "--short", "HEAD").strip(),
+        "uncommitted_changes": sorted(
+            path for path in changed if not path.startswith(NOT_MEASURED) and path != "var/"
+        ),
+    }
+
+
 def machine(data_dir: Path) -> dict[str, Any]:
     memory = psutil.virtual_memory()
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=RESULTS.parent,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
@@ -85,7 +107,7 @@ def machine(data_dir: Path) -> dict[str, Any]:
         "rabbitmq": _rabbitmq_version(),
         "packages": {name: _version(name) for name in PACKAGES},
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "commit": commit,
+        **commit_measured(),
     }
 
 
@@ -130,7 +152,7 @@ def markdown(name: str, info: dict[str, Any], rows: list[Row], notes: list[str])
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
         f"disk {machine['disk']}; Python {machine['python']}, SQLite {machine['sqlite']}, "
-        f"RabbitMQ {machine['rabbitmq']}; commit {machine['commit']}",
+        f"RabbitMQ {machine['rabbitmq']}; {measured_at(machine)}",
     ]
     if any(row.met is not None for row in rows):
         lines += [
@@ -194,3 +216,135 @@ def write(name: str, info: dict[str, Any], rows: list[Row], notes: list[str]) ->
         partial.write_text(text, encoding="utf-8")
         partial.replace(RESULTS / f"{name}.{suffix}")
     return RESULTS / f"{name}.md"
+
+
+def measured_at(machine: dict[str, Any]) -> str:
+    changes = machine.get("uncommitted_changes")
+    text = f"commit `{machine['commit']}`"
+    return text + (f" (with uncommitted changes to {', '.join(changes)})" if changes else "")
+
+
+# The summary: (label, section prefix, pattern the measures match in full), in file order.
+SUMMARY = (
+    ("event store append, 1 event per append", "event store", "append, 1 event per append"),
+    ("event store append, 100 per append", "event store", "append, 100 events per append"),
+    ("read-all, payloads decoded", "event store", r"read-all, payloads decoded \(json.loads\)"),
+    ("bus: the relay publishing with confirms", "bus", "publish with confirms, .*"),
+    *(
+        (f"over HTTP, {who}: {case}, p50 / p99", "portal search and list (HTTP, 1 ", pattern)
+        for who in ("largest company", "small company")
+        for case, pattern in (
+            ("search, common term", f"{who}: common term: p(50|99)"),
+            ("search, one-letter prefix", f"{who}: one-letter prefix: p(50|99)"),
+            ("list, newest updated first", f"{who}: list, newest updated first: p(50|99)"),
+        )
+    ),
+    *(
+        (
+            f"inside portal_query, largest company: {case}, p50 / p99",
+            "search inside the process",
+            pattern,
+        )
+        for case in (
+            "common term",
+            "rare term",
+            "one-letter prefix",
+            "two words, the last a prefix",
+        )
+        for pattern in (f"largest company: {case}: p(50|99)",)
+    ),
+    *(
+        (
+            f"over HTTP, 20 clients, {who}: mixed searches and lists",
+            "portal search and list (HTTP, 20",
+            pattern,
+        )
+        for who in ("largest company", "small company")
+        for pattern in (f"{who}: mixed searches and lists: (throughput|p50|p99)",)
+    ),
+    *(
+        (f"freshness, {kind}, {phase}, p50 / p99", "freshness", f"{kind}, {phase}: p(50|99)")
+        for phase in ("idle", "under 50 writes/s")
+        for kind in ("ticket edit → detail", "new reply → search")
+    ),
+    ("rebuild of every projection (1,000,000-event set)", "rebuild", "wall time"),
+)
+
+
+def _pick(rows: list[dict], section: str, pattern: str) -> list[dict]:
+    return [
+        row
+        for row in rows
+        if row["section"].startswith(section) and re.fullmatch(pattern, row["measure"])
+    ]
+
+
+def _median(stat: dict | None, unit: str) -> str:
+    return human(stat["median"], unit) if stat else "-"
+
+
+def _summary_line(label: str, rows: list[dict]) -> str:
+    """One table line; a throughput row brings the latencies after it."""
+    head = rows[0]
+    unit = head["unit"]
+    if unit in ("ms", "s"):
+        figure = " / ".join(_median(row["platform"], unit) for row in rows)
+    else:
+        figure = f"{_median(head['platform'], unit)} {unit}"
+        latencies = [row for row in rows[1:] if row["unit"] == "ms"]
+        if latencies:
+            figure += ", p50 / p99 " + " / ".join(_median(r["platform"], "ms") for r in latencies)
+    peers = "; ".join(
+        f"{name} "
+        + " / ".join(_median(row["peers"].get(name), unit) for row in rows if row["unit"] == unit)
+        for name in head["peers"]
+    )
+    ratios = "; ".join(
+        " / ".join(human(row["peers"][name]["ratio"], "x") for row in rows if name in row["peers"])
+        for name in head["peers"]
+    )
+    judged = [row for row in rows if row["met"] is not None]
+    target = "; ".join(row["target"] for row in judged)
+    met = "; ".join("yes" if row["met"] else "**no**" for row in judged)
+    return f"| {label} | {figure} | {peers} | {ratios} | {target} | {met} |"
+
+
+def summary(document: dict[str, Any]) -> str:
+    """The README's table: the headline figures of a results file, each beside its peers
+    with the ratio (platform ÷ peer, by medians), and the commit they were measured at."""
+    rows = document["rows"]
+    lines = [
+        f"Measured by `make bench` at {measured_at(document['machine'])}, "
+        f"{document['started_at'][:16].replace('T', ' ')} UTC "
+        f"(`bench/results/{document['name']}.md`); medians of {document['runs']} runs:",
+        "",
+        "| what | platform | peers | platform ÷ peer | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, section, measure in SUMMARY:
+        picked = _pick(rows, section, measure)
+        if picked:
+            lines.append(_summary_line(label, picked))
+    memory = [row for row in rows if row["section"].startswith("memory")]
+    if memory:
+        figures = ", ".join(f"{row['measure']} {_median(row['platform'], '')}" for row in memory)
+        lines.append(f"| memory at rest (RSS, MiB) | {figures} | | | | |")
+    lost = [row for row in rows if row.get("required")]
+    if lost:
+        total = sum(row["platform"]["median"] for row in lost)
+        met = "yes" if all(row["met"] for row in lost) else "**no**"
+        lines.append(
+            f"| freshness: changes never visible (10 s bound) | {total:.0f} | | | none | {met} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
+    parser.add_argument("results", nargs="?", type=Path, default=RESULTS / "full.json")
+    args = parser.parse_args(argv)
+    print(summary(json.loads(args.results.read_text())), end="")
+
+
+if __name__ == "__main__":
+    main()
