@@ -169,8 +169,14 @@ def main(argv: list[str] | None = None) -> None:
         "every variant is the kernel's events table with only the event_id column changed; "
         "the ids are the conversation parts' own (uuid4), or counting up in insertion order"
     )
-    path = report.write(name, info, rows, [note])
-    print(table(rows))
+    text = (
+        f"`python -m bench.eventid_index{' --smoke' if args.smoke else ''}` at "
+        f"{report.measured_at(info['machine'])}, {info['started_at'][:16].replace('T', ' ')} "
+        f"UTC: {events:,} events, {PER_APPEND} per transaction, medians (min-max) of {runs} "
+        f"runs:\n\n{table(rows)}\n"
+    )
+    path = report.write(name, info, rows, [note], text)
+    print(text)
     log(f"done in {info['seconds']:.0f} s: {path}")
 
 
