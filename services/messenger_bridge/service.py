@@ -16,6 +16,7 @@ from kernel.logging import get_logger
 from kernel.rpc import rpc
 from kernel.service import WriteService
 from services.messenger_bridge import domain
+from services.messenger_bridge.dependencies import PortalAccess
 
 log = get_logger(__name__)
 
@@ -30,6 +31,7 @@ class MessengerBridgeService(WriteService):
     identity = TimedRpcProxy("identity")
     tickets = TimedRpcProxy("tickets")
     portal_query = TimedRpcProxy("portal_query")
+    access = PortalAccess()
 
     @rpc
     def start_conversation(self, command: dict) -> dict:
@@ -74,8 +76,8 @@ class MessengerBridgeService(WriteService):
     @rpc
     def user_reply(self, conversation_id: str, user_id: str, command: dict) -> dict:
         """A portal user's message in a conversation they take part in. Participation is
-        read from the conversation's own stream (a join counts at once); the portal is
-        asked only whether a non-participant may open it (403) or not (404)."""
+        read from the conversation's own stream (a join counts at once); whether a
+        non-participant may open it (403) or not (404) from the portal access index."""
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
         command = validate(commands.USER_REPLY, command, "message")
@@ -83,7 +85,10 @@ class MessengerBridgeService(WriteService):
 
         def reply(conversation: domain.Conversation, part_id: str) -> list[Decision]:
             if user_id not in conversation.participant_ids:
-                domain.refuse_outsider(conversation_id, self._may_open(user_id, conversation_id))
+                may_open = self.access.may_open(
+                    user_id, conversation_id, conversation.participant_ids
+                )
+                domain.refuse_outsider(conversation_id, may_open)
             return domain.user_reply(conversation, part_id, user_id, command["body"], contact)
 
         part = self._add_part(conversation_id, reply)
@@ -132,11 +137,11 @@ class MessengerBridgeService(WriteService):
 
     @rpc
     def join_conversation(self, ticket_id: int, user_id: str) -> dict:
-        """A portal user joins the conversation of a ticket they may see. ``joined`` tells
-        whether this call added them (false: they already took part)."""
+        """A portal user joins the conversation of a ticket they may see (by the portal
+        access index). ``joined`` tells whether this call added them (false: they already
+        took part)."""
         validate(commands.JOIN_CONVERSATION, {"ticket_id": ticket_id, "user_id": user_id}, "join")
-        access = self.portal_query.ticket_for_user(user_id, ticket_id)
-        conversation_id = access["conversation_id"]
+        conversation_id = self.access.visible_ticket(user_id, ticket_id).conversation_id
         if conversation_id is None:
             raise NotFound(
                 f"ticket {ticket_id} has no linked conversation",
@@ -202,14 +207,6 @@ class MessengerBridgeService(WriteService):
         if conversation_id is None:
             return None
         return domain.MESSENGER_URL.format(conversation_id=conversation_id)
-
-    def _may_open(self, user_id: str, conversation_id: str) -> bool:
-        """Whether the portal lets the user open the conversation (through its ticket)."""
-        try:
-            self.portal_query.portal_conversation(user_id, conversation_id)
-        except NotFound:
-            return False
-        return True
 
     def _contact(self, contact_id: str) -> dict | None:
         return self.identity.get_contacts([contact_id]).get(contact_id)

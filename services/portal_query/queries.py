@@ -1,11 +1,10 @@
 """Answers of portal_query, computed from the read model and its search index.
 
-Pure functions of ``(model, index, arguments, now)``. Access rules live here, once:
-a portal user needs an email, a company and a ticket of one of their companies; they see
-the tickets of their companies, or only those they created when the visibility conditions
-restrict them; a ticket they may not see is :class:`NotFound`, exactly like a missing one.
-A conversation opens for its participants and for whoever may see its linked ticket; any
-other is :class:`NotFound` too.
+Pure functions of ``(model, index, arguments, now)``. A portal user needs an email, a
+company and a ticket of one of their companies. Which tickets they see and which
+conversations open for them is :mod:`kernel.portal_access` (the rule messenger_bridge
+decides replies and joins with), applied here to the read model; a ticket or conversation
+they may not see is :class:`NotFound`, exactly like a missing one.
 """
 
 from __future__ import annotations
@@ -16,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from kernel import portal_access
 from kernel.contracts.commands import MAX_PER_PAGE
 from kernel.errors import NoPortalAccess, NotFound
-from kernel.visibility import restricts
 from services.portal_query.read_model import Contact, Conversation, Part, ReadModel, Ticket
 from services.portal_query.search_index import (
     RANK_LOCATION,
@@ -93,8 +92,14 @@ def portal_companies(model: ReadModel, user_id: str) -> list[str]:
     return sorted(c for c in model.companies_of.get(user_id, ()) if c in model.companies)
 
 
-def is_restricted(model: ReadModel, contact: Contact) -> bool:
-    return restricts(model.settings.visibility_conditions, contact.attributes)
+def portal_user(model: ReadModel, user_id: str) -> portal_access.PortalUser:
+    """The user as the access rule reads them."""
+    contact = model.contacts.get(user_id)
+    if contact is None:
+        return portal_access.PortalUser(user_id, companies=portal_companies(model, user_id))
+    return portal_access.PortalUser(
+        user_id, contact.email, contact.attributes, portal_companies(model, user_id)
+    )
 
 
 def require_access(view: View, user_id: str) -> Contact:
@@ -117,10 +122,12 @@ def require_access(view: View, user_id: str) -> Contact:
 
 def user_scopes(view: View, contact: Contact, company_id: str | None = None) -> list[Scope]:
     """What a portal user may see, per company partition."""
-    companies = portal_companies(view.model, contact.id)
+    user = portal_user(view.model, contact.id)
+    companies = list(user.companies)
     if company_id is not None:
         companies = [company_id] if company_id in companies else []
-    creator = contact.id if is_restricted(view.model, contact) else None
+    restricted = portal_access.restricted(user, view.model.settings.visibility_conditions)
+    creator = user.id if restricted else None
     scopes = []
     for company in companies:
         partition = view.index.partition(company)
@@ -131,14 +138,8 @@ def user_scopes(view: View, contact: Contact, company_id: str | None = None) -> 
 
 def may_see(model: ReadModel, user_id: str, ticket: Ticket) -> bool:
     """Whether the portal shows ``ticket`` to the user."""
-    contact = model.contacts.get(user_id)
-    return not (
-        contact is None
-        or not contact.email
-        or ticket.company_id is None
-        or ticket.company_id not in portal_companies(model, user_id)
-        or (is_restricted(model, contact) and ticket.creator_id != user_id)
-    )
+    conditions = model.settings.visibility_conditions
+    return portal_access.may_see(portal_user(model, user_id), conditions, ticket)
 
 
 def visible_ticket(view: View, user_id: str, ticket_id: int) -> Ticket:
@@ -150,12 +151,13 @@ def visible_ticket(view: View, user_id: str, ticket_id: int) -> Ticket:
 
 
 def may_open(model: ReadModel, user_id: str, conversation: Conversation) -> bool:
-    """A conversation opens in the Messenger for its participants and for whoever may see
-    its linked ticket in the portal."""
-    if user_id in conversation.participant_ids:
-        return True
-    ticket = model.linked_ticket(conversation.id)
-    return ticket is not None and may_see(model, user_id, ticket)
+    """Whether the conversation opens in the Messenger for the user."""
+    return portal_access.may_open(
+        portal_user(model, user_id),
+        model.settings.visibility_conditions,
+        conversation.participant_ids,
+        model.linked_ticket(conversation.id),
+    )
 
 
 def visible_conversation(view: View, user_id: str, conversation_id: str) -> Conversation:

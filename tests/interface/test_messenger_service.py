@@ -1,6 +1,7 @@
 """The messenger_bridge service through nameko on the real RabbitMQ and the embedded event
-store, with the real identity, companies, tickets and (for joining and the tickets space)
-portal_query beside it."""
+store, with the real identity, companies and tickets beside it, and portal_query only for
+the reads it answers (the tickets space, a user's conversation): a portal user's reply and
+join are decided without it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.contracts import fields as f
-from kernel.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from kernel.errors import AccessDenied, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from services.companies.service import CompaniesService
 from services.identity.service import IdentityService
 from services.messenger_bridge.service import MessengerBridgeService
@@ -226,14 +227,13 @@ def test_the_participants_of_a_conversation(rpc):
         rpc.messenger_bridge.conversation_participants("conv-missing")
 
 
-# joining from the portal, and the tickets space (through the real portal_query) ------------
+# joining from the portal (portal_query never started), and the tickets space -------------
 
 
 @pytest.fixture
-def portal(container_factory, config, rpc, store):
-    """portal_query beside the others, with a portal user's world: ann and bob are members
-    of acme, dee of globex; ticket 1 (acme) has ann's conversation, ticket 2 (acme) none."""
-    container_factory(PortalQueryService, {**config, "CATCH_UP_INTERVAL": 0.1}).start()
+def world(rpc):
+    """A portal user's world: ann and bob are members of acme, dee of globex; ticket 1
+    (acme) has ann's conversation, ticket 2 (acme) none. portal_query is not running."""
     for contact_id in ("ann", "bob", "dee"):
         rpc.identity.save_contact(
             {"id": contact_id, "email": f"{contact_id}@example.com", "name": contact_id.title()}
@@ -245,8 +245,15 @@ def portal(container_factory, config, rpc, store):
     conversation = start(rpc)
     rpc.tickets.convert_conversation(conversation["id"], {"type": "Bug", "title": "Fire"})
     rpc.tickets.create_ticket({"type": "Question", "title": "Toner?", "creator_id": "ann"})
-    caught_up(rpc, store)
     return conversation
+
+
+@pytest.fixture
+def portal(container_factory, config, rpc, store, world):
+    """The same world with portal_query beside the others, caught up."""
+    container_factory(PortalQueryService, {**config, "CATCH_UP_INTERVAL": 0.1}).start()
+    caught_up(rpc, store)
+    return world
 
 
 def caught_up(rpc, store, timeout: float = 30) -> None:
@@ -254,16 +261,16 @@ def caught_up(rpc, store, timeout: float = 30) -> None:
     eventually(lambda: rpc.portal_query.status()["checkpoint"] >= store.head_position(), timeout)
 
 
-def test_a_user_who_sees_the_ticket_joins_its_conversation_once(rpc, store, portal):
+def test_a_user_who_sees_the_ticket_joins_its_conversation_once(rpc, store, world):
     answer = rpc.messenger_bridge.join_conversation(1, "bob")
     assert answer == {
-        "conversation_id": portal["id"],
-        "messenger_url": f"/messenger/conversations/{portal['id']}",
+        "conversation_id": world["id"],
+        "messenger_url": f"/messenger/conversations/{world['id']}",
         "joined": True,
     }
-    conversation = rpc.messenger_bridge.get_conversation(portal["id"])
+    conversation = rpc.messenger_bridge.get_conversation(world["id"])
     assert conversation["participant_ids"] == ["ann", "bob"]
-    joined = store.read_stream(f"conversation-{portal['id']}")[-1]
+    joined = store.read_stream(f"conversation-{world['id']}")[-1]
     assert (joined.type, joined.payload["contact_id"], joined.payload["ticket_id"]) == (
         "ConversationParticipantJoined",
         "bob",
@@ -275,7 +282,7 @@ def test_a_user_who_sees_the_ticket_joins_its_conversation_once(rpc, store, port
     assert store.head_position() == head
 
 
-def test_a_retried_join_answers_that_it_joined(config, rpc, store, portal):
+def test_a_retried_join_answers_that_it_joined(config, rpc, store, world):
     context = {"idempotency_key": "join-1", "request_fingerprint": "fp-join"}
     with ClusterRpcProxy(config, context_data=context, timeout=20) as keyed:
         assert keyed.messenger_bridge.join_conversation(1, "bob")["joined"] is True
@@ -304,7 +311,7 @@ def test_the_joined_ticket_is_in_the_users_tickets_space(rpc, store, portal):
     ],
 )
 def test_joining_what_the_user_may_not_see_or_that_has_no_conversation_is_not_found(
-    rpc, unchanged, portal, ticket_id, user_id, message
+    rpc, unchanged, world, ticket_id, user_id, message
 ):
     with unchanged, pytest.raises(NotFound) as error:
         rpc.messenger_bridge.join_conversation(ticket_id, user_id)
@@ -381,15 +388,91 @@ def test_a_participant_replies_under_the_contacts_name(rpc, store, portal):
     assert shown[-1] == part
 
 
-def test_a_user_who_may_see_the_ticket_replies_once_joined(rpc, store, unchanged, portal):
+def test_a_user_who_may_see_the_ticket_replies_once_joined(rpc, store, unchanged, world):
     with unchanged, pytest.raises(AccessDenied) as refused:
-        rpc.messenger_bridge.user_reply(portal["id"], "bob", {"body": "Me too"})
+        rpc.messenger_bridge.user_reply(world["id"], "bob", {"body": "Me too"})
     assert refused.value.fields == {"conversation_id": "not joined"}
 
     rpc.messenger_bridge.join_conversation(1, "bob")
     # No wait for the read side: the conversation's own stream says bob takes part.
-    part = rpc.messenger_bridge.user_reply(portal["id"], "bob", {"body": "Me too"})
+    part = rpc.messenger_bridge.user_reply(world["id"], "bob", {"body": "Me too"})
     assert part["author_name"] == "Bob"
+
+
+def test_replies_and_joins_are_decided_while_the_read_side_is_down(rpc, store, world):
+    """portal_query never started: what it answers is unavailable, writes are not."""
+    with pytest.raises(ServiceUnavailable):
+        rpc.messenger_bridge.tickets_space("ann")
+
+    assert rpc.messenger_bridge.user_reply(world["id"], "ann", {"body": "Hot"})["body"] == "Hot"
+    assert rpc.messenger_bridge.join_conversation(1, "bob")["joined"] is True
+    assert rpc.messenger_bridge.user_reply(world["id"], "bob", {"body": "Hi"})["body"] == "Hi"
+
+
+def outsider_answers(rpc, world, user_id: str, join: bool = True) -> tuple[str, str | None]:
+    """What a non-participant gets for replying and (``join``) for joining ticket 1:
+    ``forbidden`` (may open the conversation, must join first), ``joined``, or ``not
+    found`` worded exactly as for what does not exist."""
+    try:
+        rpc.messenger_bridge.user_reply(world["id"], user_id, {"body": "Let me in"})
+        reply = "replied"
+    except AccessDenied:
+        reply = "forbidden"
+    except NotFound as missing:
+        assert (missing.message, missing.fields) == (
+            f"conversation {world['id']} does not exist",
+            {"conversation_id": "no such conversation"},
+        )
+        reply = "not found"
+    if not join:
+        return reply, None
+    try:
+        joined = rpc.messenger_bridge.join_conversation(1, user_id)["joined"]
+    except NotFound as missing:
+        assert (missing.message, missing.fields) == ("ticket 1 does not exist", {})
+        return reply, "not found"
+    return reply, "joined" if joined else "already in"
+
+
+RESTRICTED = [{"attribute": "role", "operator": "eq", "value": "member"}]
+ACCESS_CHANGES = {
+    "membership": (
+        lambda rpc: rpc.companies.remove_member("acme", "eve"),
+        lambda rpc: rpc.companies.add_member("acme", {"user_id": "eve"}),
+    ),
+    "email": (
+        lambda rpc: rpc.identity.save_contact({"id": "eve", "email": None}),
+        lambda rpc: rpc.identity.save_contact({"id": "eve", "email": "eve@example.com"}),
+    ),
+    "visibility condition": (
+        lambda rpc: rpc.identity.change_portal_settings({"visibility_conditions": RESTRICTED}),
+        lambda rpc: rpc.identity.change_portal_settings({"visibility_conditions": []}),
+    ),
+    "ticket company": (
+        lambda rpc: rpc.tickets.update_ticket(1, {"company_id": None}),
+        lambda rpc: rpc.tickets.update_ticket(1, {"company_id": "acme"}),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", ACCESS_CHANGES)
+def test_a_change_of_access_is_honoured_by_the_very_next_write(rpc, unchanged, world, change):
+    """Eve, a member of acme (role member), sees ticket 1 (ann's) until a teammate's change
+    takes it from her; the next reply and join follow that change at once, with no wait,
+    and follow it back."""
+    take_away, give_back = ACCESS_CHANGES[change]
+    eve = {"id": "eve", "email": "eve@example.com", "name": "Eve", "attributes": {"role": "member"}}
+    rpc.identity.save_contact(eve)
+    rpc.companies.add_member("acme", {"user_id": "eve"})
+    with unchanged:
+        assert outsider_answers(rpc, world, "eve", join=False) == ("forbidden", None)
+
+    take_away(rpc)
+    with unchanged:
+        assert outsider_answers(rpc, world, "eve") == ("not found", "not found")
+
+    give_back(rpc)
+    assert outsider_answers(rpc, world, "eve") == ("forbidden", "joined")
 
 
 @pytest.mark.parametrize("user_id", ["dee", "cid", "nobody"])
@@ -425,9 +508,9 @@ def test_to_anyone_else_a_reply_answers_like_a_missing_conversation(
         ({"body": "x", "author_type": "teammate", "author_name": "Tess"}, "author_type"),
     ],
 )
-def test_a_bad_reply_names_the_field_and_appends_nothing(rpc, unchanged, portal, command, field):
+def test_a_bad_reply_names_the_field_and_appends_nothing(rpc, unchanged, world, command, field):
     with unchanged, pytest.raises(ValidationFailed) as error:
-        rpc.messenger_bridge.user_reply(portal["id"], "ann", command)
+        rpc.messenger_bridge.user_reply(world["id"], "ann", command)
     assert field in error.value.fields, error.value.fields
 
 
@@ -441,12 +524,12 @@ def test_malformed_conversation_arguments_are_refused(rpc, unchanged, conversati
         rpc.messenger_bridge.user_conversation(conversation_id, user_id)
 
 
-def test_a_retried_reply_is_added_once(config, rpc, store, portal):
+def test_a_retried_reply_is_added_once(config, rpc, store, world):
     context = {"idempotency_key": "reply-1", "request_fingerprint": "fp-1"}
     with ClusterRpcProxy(config, context_data=context, timeout=20) as keyed:
-        first = keyed.messenger_bridge.user_reply(portal["id"], "ann", {"body": "Once"})
+        first = keyed.messenger_bridge.user_reply(world["id"], "ann", {"body": "Once"})
         head = store.head_position()
-        assert keyed.messenger_bridge.user_reply(portal["id"], "ann", {"body": "Once"}) == first
+        assert keyed.messenger_bridge.user_reply(world["id"], "ann", {"body": "Once"}) == first
     assert store.head_position() == head
-    parts = rpc.messenger_bridge.get_conversation(portal["id"])["parts"]
+    parts = rpc.messenger_bridge.get_conversation(world["id"])["parts"]
     assert [part["body"] for part in parts] == ["My printer is on fire", "Once"]
