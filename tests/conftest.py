@@ -1,5 +1,6 @@
 """Test-wide set-up. Nameko needs eventlet's monkey patch before anything else imports
-sockets or threads, so it happens first, here."""
+sockets or threads, so it happens first, here. Every run ends by checking that no secret
+reached any log (``tests/support/log_secrets.py``)."""
 
 import os
 
@@ -9,7 +10,10 @@ eventlet.monkey_patch()
 
 import pytest  # noqa: E402
 
+from tests.support.log_secrets import LogSecrets  # noqa: E402
 from tests.support.mongo import mongo_backend_description, real_mongo_uri  # noqa: E402
+
+LOG_SECRETS = LogSecrets()
 
 
 def pytest_configure(config):
@@ -18,6 +22,13 @@ def pytest_configure(config):
         raise pytest.UsageError(
             f"MONGO_URI={os.environ['MONGO_URI']} is set, but no MongoDB answers there"
         )
+    config.pluginmanager.register(LOG_SECRETS, "log-secrets")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_directory(tmp_path_factory):
+    """Where every test's temporary directory, and so every stack's logs, lives."""
+    LOG_SECRETS.basetemp = tmp_path_factory.getbasetemp()
 
 
 def pytest_report_header(config):

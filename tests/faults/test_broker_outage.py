@@ -1,33 +1,36 @@
 """The broker stops for 30 s while teammates create and update tickets through the gateway.
 
-Every request either fails cleanly (5xx) or succeeds and is shown after recovery; every
+Every request either fails cleanly (503/504) or succeeds and is shown after recovery; every
 process reconnects by itself; and a request that was carried out but whose reply was lost
 (the broker went down between the append and the reply) answers its stored result when
 the caller retries it with the same Idempotency-Key, without being carried out twice.
 
-This stops the shared broker for everyone: it runs only when no other test run or benchmark
-is going on (or against a private node, see ``tests/faults/broker.py``).
+The broker stopped is a RabbitMQ node of this test's own (``tests/faults/broker.py``), so
+the test runs beside every other test run on the machine and disturbs none of them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import signal
 import threading
-import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
-from tests.faults.broker import PRIVATE_NODE, broker_stopped, other_runs
-from tests.support.api import Api, api_stack
+from tests.faults.broker import broker_stopped, private_node
+from tests.support.api import Api
+from tests.support.stack import running_stack
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -93,59 +96,100 @@ def admin_tickets(api: Api) -> dict[int, dict]:
 
 
 @pytest.fixture
-def shared_broker_is_ours():
-    if PRIVATE_NODE is None and (others := other_runs()):
-        pytest.skip("other test runs use the shared broker: " + "; ".join(others))
+def node(tmp_path):
+    """The test's own RabbitMQ node, shut down afterwards."""
+    with private_node(tmp_path / "rabbitmq") as node:
+        yield node
 
 
-def test_a_broker_outage_loses_no_accepted_change_and_everyone_reconnects(
-    tmp_path, shared_broker_is_ours
-):
-    with api_stack(tmp_path, RPC_TIMEOUT="5") as (stack, api):
-        api.admin_ok("POST", "/api/admin/contacts", json={"id": "ann", "email": "ann@acme.example"})
-        api.admin_ok("POST", "/api/admin/companies", json={"id": "acme", "name": "Acme"})
-        api.admin_ok("POST", "/api/admin/companies/acme/members", json={"user_id": "ann"})
-        own_tickets = [
-            api.admin_ok(
-                "POST",
-                "/api/admin/tickets",
-                json={"type": "Bug", "title": f"Writer {n}", "creator_id": "ann"},
-            )["id"]
-            for n in range(WRITERS + 1)
-        ]
-        requests_sent: list[Request] = []
-        stop = threading.Event()
+@pytest.fixture
+def stack(tmp_path, node):
+    """Every process of the platform on that node."""
+    platform = running_stack(tmp_path, node.amqp_uri, management=node.management, RPC_TIMEOUT="5")
+    with platform as stack:
+        yield stack
 
-        def writer(number: int) -> None:
-            for step in itertools.count():
-                if stop.is_set():
+
+class Writers:
+    """Teammates who each create a ticket or edit their own one, one request at a time,
+    from entering the block until leaving it. Each holds its turn while a request of theirs
+    is under way, so taking every turn (``paused``) means none is."""
+
+    def __init__(self, api: Api, own_tickets: list[int]):
+        self.api = api
+        self.own_tickets = own_tickets
+        self.sent: list[Request] = []
+        self.stop = threading.Event()
+        self.turns = [threading.Lock() for _ in range(WRITERS)]
+        self.pool = ThreadPoolExecutor(WRITERS + 1)
+        self.running = []
+
+    def __enter__(self) -> Writers:
+        self.running = [self.pool.submit(self.write, number) for number in range(WRITERS)]
+        return self
+
+    def write(self, number: int) -> None:
+        for step in itertools.count():
+            with self.turns[number]:
+                if self.stop.is_set():
                     return
                 key = f"w{number}-{step}"
                 if step % 2 == 0:
-                    request = Request(
-                        key,
-                        "POST",
-                        "/api/admin/tickets",
-                        {"type": "Bug", "title": key, "creator_id": "ann"},
-                    )
+                    body = {"type": "Bug", "title": key, "creator_id": "ann"}
+                    request = Request(key, "POST", "/api/admin/tickets", body)
                 else:
-                    request = Request(
-                        key,
-                        "PATCH",
-                        f"/api/admin/tickets/{own_tickets[number]}",
-                        {"title": key, "state": STATES[step % len(STATES)]},
-                    )
-                requests_sent.append(request)
-                request.send(api)
-                time.sleep(0.25)
+                    body = {"title": key, "state": STATES[step % len(STATES)]}
+                    path = f"/api/admin/tickets/{self.own_tickets[number]}"
+                    request = Request(key, "PATCH", path, body)
+                self.sent.append(request)
+                request.send(self.api)
+            self.stop.wait(0.25)
 
-        pool = ThreadPoolExecutor(WRITERS + 1)
-        writers = [pool.submit(writer, number) for number in range(WRITERS)]
-        time.sleep(2)
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        for turn in self.turns:
+            turn.acquire()
+        try:
+            yield
+        finally:
+            for turn in self.turns:
+                turn.release()
+
+    def each_succeeded_since(self, mark: int) -> bool:
+        """Every writer had a request accepted among those sent from ``mark`` on."""
+        accepted = {
+            r.key.split("-")[0] for r in self.sent[mark:] if r.statuses and r.statuses[0] < 300
+        }
+        return accepted == {f"w{number}" for number in range(WRITERS)}
+
+    def __exit__(self, *_exception) -> None:
+        self.stop.set()
+        for finished in self.running:
+            finished.result()
+        self.pool.shutdown()
+
+
+def test_a_broker_outage_loses_no_accepted_change_and_everyone_reconnects(node, stack):
+    api = Api(stack)
+    vhost = urlsplit(stack.env["AMQP_URI"]).path.lstrip("/")
+    api.admin_ok("POST", "/api/admin/contacts", json={"id": "ann", "email": "ann@acme.example"})
+    api.admin_ok("POST", "/api/admin/companies", json={"id": "acme", "name": "Acme"})
+    api.admin_ok("POST", "/api/admin/companies/acme/members", json={"user_id": "ann"})
+    own_tickets = [
+        api.admin_ok(
+            "POST",
+            "/api/admin/tickets",
+            json={"type": "Bug", "title": f"Writer {n}", "creator_id": "ann"},
+        )["id"]
+        for n in range(WRITERS + 1)
+    ]
+    with Writers(api, own_tickets) as writers:
+        eventually(lambda: writers.each_succeeded_since(0), timeout=60)
 
         # A call that reaches tickets just before the broker stops: tickets is frozen, so
         # the call waits in its socket; it is carried out once the broker is gone, and its
-        # reply cannot be sent.
+        # reply cannot be sent. The writers wait until it is delivered, so it is the only
+        # call in tickets' queue then.
         lost_reply = Request(
             "lost-reply",
             "PATCH",
@@ -153,74 +197,74 @@ def test_a_broker_outage_loses_no_accepted_change_and_everyone_reconnects(
             {"state": "resolved", "title": "lost-reply"},
         )
         tickets = stack.processes["tickets"]
-        tickets.send_signal(signal.SIGSTOP)
-        lost_reply_answered = pool.submit(lost_reply.send, api)
-        time.sleep(1)
-        with broker_stopped(stack.env["AMQP_URI"], OUTAGE_SECONDS):
+        with writers.paused():
+            eventually(lambda: node.queue_counts(vhost, "rpc-tickets") == (0, 0), timeout=30)
+            tickets.send_signal(signal.SIGSTOP)
+            lost_reply_answered = writers.pool.submit(lost_reply.send, api)
+            # Delivered to the frozen tickets (unacknowledged), none left in the queue.
+            eventually(lambda: node.queue_counts(vhost, "rpc-tickets") == (0, 1), timeout=30)
+        with broker_stopped(node, OUTAGE_SECONDS):
             tickets.send_signal(signal.SIGCONT)
             assert lost_reply_answered.result() >= 500
 
-        # Every process reconnects by itself: none exits, and all answer again.
+        # Every process reconnects by itself: none exits, all answer again, and every
+        # writer has a request accepted again.
         eventually(lambda: api.call("GET", "/healthz").status_code == 200, timeout=60)
         stack.check_alive()
-        time.sleep(3)
-        stop.set()
-        for finished in writers:
-            finished.result()
-        pool.shutdown()
-        stack.check_alive()
+        recovered = len(writers.sent)
+        eventually(lambda: writers.each_succeeded_since(recovered), timeout=60)
+    stack.check_alive()
+    requests_sent = writers.sent
 
-        statuses = Counter(request.statuses[0] for request in requests_sent)
-        assert statuses[200] + statuses[201] > 0, statuses
-        assert any(status >= 500 for status in statuses), statuses
-        assert set(statuses) <= {200, 201, 503, 504}, statuses
+    statuses = Counter(request.statuses[0] for request in requests_sent)
+    assert statuses[200] + statuses[201] > 0, statuses
+    assert any(status >= 500 for status in statuses), statuses
+    assert set(statuses) <= {200, 201, 503, 504}, statuses
 
-        # A failed request may be retried with its key: it answers the stored result if it
-        # had been carried out, and is carried out now if it had not.
-        for request in [lost_reply, *requests_sent]:
-            if request.statuses[-1] >= 500:
-                assert request.send(api) in (200, 201), (request.key, request.statuses)
-        assert lost_reply.answer["title"] == "lost-reply"
-        assert lost_reply.answer["state"] == "resolved"
+    # A failed request may be retried with its key: it answers the stored result if it
+    # had been carried out, and is carried out now if it had not.
+    for request in [lost_reply, *requests_sent]:
+        if request.statuses[-1] >= 500:
+            assert request.send(api) in (200, 201), (request.key, request.statuses)
+    assert lost_reply.answer["title"] == "lost-reply"
+    assert lost_reply.answer["state"] == "resolved"
 
-        stored = events_by_key(stack)
-        assert lost_reply.key in stored, "the frozen call was carried out during the outage"
-        for request in [lost_reply, *requests_sent]:
-            kinds = [event.type for event in stored.get(request.key, [])]
-            if request.method == "POST":
-                assert kinds == ["TicketCreated"], (request.key, kinds)
-                assert request.answer["title"] == request.key
-            else:
-                assert kinds.count("TicketEdited") == 1, (request.key, kinds)
+    stored = events_by_key(stack)
+    assert lost_reply.key in stored, "the frozen call was carried out during the outage"
+    for request in [lost_reply, *requests_sent]:
+        kinds = [event.type for event in stored.get(request.key, [])]
+        if request.method == "POST":
+            assert kinds == ["TicketCreated"], (request.key, kinds)
+            assert request.answer["title"] == request.key
+        else:
+            assert kinds.count("TicketEdited") == 1, (request.key, kinds)
 
-        # Every accepted change is shown: each ticket as its stream last left it.
-        created = {r.answer["id"] for r in requests_sent if r.method == "POST"}
-        expected = {
-            ticket_id: (titles[-1], states[-1])
-            for ticket_id, titles, states in final_titles_and_states(stack)
-        }
-        assert created | set(own_tickets) == set(expected)
+    # Every accepted change is shown: each ticket as its stream last left it.
+    created = {r.answer["id"] for r in requests_sent if r.method == "POST"}
+    expected = {
+        ticket_id: (titles[-1], states[-1])
+        for ticket_id, titles, states in final_titles_and_states(stack)
+    }
+    assert created | set(own_tickets) == set(expected)
 
-        def shown():
-            listed = admin_tickets(api)
-            return listed if len(listed) == len(expected) else None
+    def shown():
+        listed = admin_tickets(api)
+        return listed if len(listed) == len(expected) else None
 
-        eventually(shown, timeout=30)
-        eventually(
-            lambda: (
-                {t: (i["title"], i["state"]) for t, i in admin_tickets(api).items()} == expected
-            ),
-            timeout=30,
-        )
+    eventually(shown, timeout=30)
+    eventually(
+        lambda: {t: (i["title"], i["state"]) for t, i in admin_tickets(api).items()} == expected,
+        timeout=30,
+    )
 
-        # The relay published everything, and portal_query's bus consumer got it again.
-        store = store_of(stack)
-        try:
-            head = store.head_position()
-            eventually(lambda: store.get_checkpoint("event_relay") == head, timeout=30)
-        finally:
-            store.close()
-        eventually(lambda: head in positions_received(stack), timeout=30)
+    # The relay published everything, and portal_query's bus consumer got it again.
+    store = store_of(stack)
+    try:
+        head = store.head_position()
+        eventually(lambda: store.get_checkpoint("event_relay") == head, timeout=30)
+    finally:
+        store.close()
+    eventually(lambda: head in positions_received(stack), timeout=30)
 
 
 def positions_received(stack) -> set[int]:

@@ -17,6 +17,7 @@ from kernel.eventstore import EVENTS_FILE
 from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.stack import Stack
 from services.event_relay.relay import pika_url
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
 EVENTS = 8000
@@ -31,15 +32,21 @@ def listener(vhost):
     queue = channel.queue_declare("", exclusive=True).method.queue
     channel.queue_bind(queue, "companies.events", "#")
 
-    def received(expected: int, timeout: float = 30) -> list[dict]:
+    def received(expected: int, timeout: float = 120) -> list[dict]:
+        """What reaches the queue, in order and with any duplicates, until ``expected``
+        different events have (``timeout`` only bounds a broken run)."""
         messages: list[dict] = []
+        event_ids: set[str] = set()
         deadline = time.monotonic() + timeout
-        while len({m["event_id"] for m in messages}) < expected and time.monotonic() < deadline:
-            method, _properties, body = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                connection.sleep(0.05)
-            else:
+        for method, _properties, body in channel.consume(
+            queue, auto_ack=True, inactivity_timeout=0.05
+        ):
+            if method is not None:
                 messages.append(json.loads(body))
+                event_ids.add(messages[-1]["event_id"])
+            if len(event_ids) >= expected or time.monotonic() > deadline:
+                break
+        channel.cancel()
         return messages
 
     yield received
@@ -88,8 +95,7 @@ def test_a_relay_killed_while_publishing_resumes_without_losing_an_event(tmp_pat
     relay = relay_stack(tmp_path, vhost)
     relay.start()
     store = SqliteEventStore(tmp_path / "data" / EVENTS_FILE)
-    while store.get_checkpoint("event_relay") == 0:
-        time.sleep(0.005)
+    eventually(lambda: store.get_checkpoint("event_relay"), timeout=60, interval=0.005)
     relay.signal("event_relay", signal.SIGKILL)
     killed_at = store.get_checkpoint("event_relay")
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import random
-import threading
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pika
 import pytest
@@ -27,6 +30,7 @@ from tests.faults.projection import (
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
+HISTORY_TICKETS = 300
 
 
 def assert_same_projection(root) -> dict:
@@ -43,30 +47,63 @@ def assert_same_projection(root) -> dict:
 
 
 def test_portal_query_killed_while_applying_a_stream_applies_every_event_once(tmp_path, vhost):
+    history = busy_history(tickets=HISTORY_TICKETS)
     stack = read_path(tmp_path, vhost, "event_relay", "portal_query", CATCH_UP_INTERVAL="0.2")
     stack.start()
+    appender = [sys.executable, "-m", "tests.faults.append_history", str(tmp_path)]
+    appending = None
     try:
         wait_until_answering(vhost)
-        history = busy_history(tickets=300)
+        # Another process appends the history while portal_query applies it: up to 40% at
+        # once, the next part at each kill (so the stream always runs ahead of a frozen
+        # portal_query), and the rest at the second.
+        appending = subprocess.Popen(
+            [*appender, str(HISTORY_TICKETS), "0.4", "0.7"], stdin=subprocess.PIPE, text=True
+        )
         store = open_store(tmp_path)
-        appending = threading.Thread(target=history.append_to, args=(store,))
-        appending.start()
-        kills = 0
-        for fraction in (0.25, 0.6):
-            target = int(len(history.events) * fraction)
-            eventually(lambda target=target: checkpoint(tmp_path) >= target, timeout=60)
-            stack.signal("portal_query")  # SIGKILL, mid-stream
-            kills += 1
+        kills: list[tuple[int, int]] = []
+        for fraction in (0.2, 0.5):
+            # Past this fraction of the history, and past the last kill: the process
+            # running now has applied events of its own.
+            past = max([int(len(history.events) * fraction), *(at for at, _ in kills)])
+            eventually(lambda past=past: checkpoint(tmp_path) > past, timeout=60)
+            kills.append(kill_behind_the_head(stack, tmp_path, store, appending))
             stack.start("portal_query")
-        appending.join()
+        appending.stdin.close()
+        assert appending.wait(timeout=120) == 0
         store.close()
         head = wait_until_caught_up(tmp_path)
         assert head == len(history.events)
-        assert kills == 2
+        for at, head_then in kills:
+            assert at < head_then, "each kill landed with events still to apply"
         stack.check_alive()
     finally:
+        if appending and appending.poll() is None:
+            appending.kill()
         stack.stop()
     assert_same_projection(tmp_path)
+
+
+def kill_behind_the_head(stack, root, store, appending) -> tuple[int, int]:
+    """SIGKILL portal_query while the stream runs ahead of it: frozen (SIGSTOP) wherever
+    it is in its work, so its checkpoint holds still; the appender's next part let go; and
+    killed once the store's head is past that checkpoint. The checkpoint it left and the
+    head when the kill landed."""
+    process = stack.processes["portal_query"]
+    process.send_signal(signal.SIGSTOP)
+    eventually(lambda: process_state(process.pid) == "T")
+    frozen = checkpoint(root)
+    appending.stdin.write("next part\n")
+    appending.stdin.flush()
+    eventually(lambda: store.head_position() > frozen, timeout=60)
+    head = store.head_position()
+    stack.signal("portal_query")  # SIGKILL
+    return checkpoint(root), head
+
+
+def process_state(pid: int) -> str:
+    """The state letter of ``/proc/<pid>/stat`` ("T": stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 def test_duplicated_reordered_and_forged_bus_messages_change_nothing(tmp_path, vhost):

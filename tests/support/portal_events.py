@@ -192,9 +192,10 @@ class History:
     def view(self) -> View:
         return fold(self.events)
 
-    def append_to(self, store: EventStore) -> None:
-        """Write these events into a real store (positions are the store's own)."""
-        for event in self.events:
+    def append_to(self, store: EventStore, part: slice = slice(None)) -> None:
+        """Write these events (or a ``part`` of them) into a real store (positions are the
+        store's own)."""
+        for event in self.events[part]:
             store.append(
                 event.stream_id,
                 [

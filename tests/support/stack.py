@@ -13,7 +13,7 @@ import pymongo
 
 from kernel.eventstore import EventStore, open_event_store
 from portalctl.stack import Stack
-from tests.support.broker import fresh_vhost
+from tests.support.broker import MANAGEMENT, fresh_vhost
 from tests.support.mongo import real_mongo_uri
 
 ADMIN_TOKEN = "test-admin-token"
@@ -51,9 +51,15 @@ def drop_store_database(env: dict[str, str]) -> None:
 
 @contextlib.contextmanager
 def running_stack(
-    root: Path, amqp_uri: str, names: list[str] | None = None, **env: str
+    root: Path,
+    amqp_uri: str,
+    names: list[str] | None = None,
+    management: str = MANAGEMENT,
+    **env: str,
 ) -> Iterator[Stack]:
-    with fresh_vhost(amqp_uri) as vhost_uri:
+    """The platform's processes (or ``names``) on a fresh vhost of the broker at
+    ``amqp_uri`` (whose management API is ``management``), with a fresh store."""
+    with fresh_vhost(amqp_uri, management=management) as vhost_uri:
         stack = Stack(
             env={
                 "AMQP_URI": vhost_uri,

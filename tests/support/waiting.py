@@ -15,8 +15,10 @@ def eventually(
     probe: Callable[[], T | None],
     timeout: float = 10.0,
     tolerating: tuple[type[Exception], ...] = (),
+    interval: float = 0.05,
 ) -> T:
-    """The first truthy answer of ``probe``. An error among ``tolerating`` (say, a NotFound
+    """The first truthy answer of ``probe``, asked every ``interval`` seconds (shorter to
+    catch a moment that passes quickly). An error among ``tolerating`` (say, a NotFound
     while the read side has not seen the ticket yet) counts as no answer until the time is
     up; then it propagates."""
     deadline = time.monotonic() + timeout
@@ -31,4 +33,4 @@ def eventually(
                 return answer
             if time.monotonic() > deadline:
                 raise AssertionError(f"still {answer!r} after {timeout}s")
-        time.sleep(0.05)
+        time.sleep(interval)
