@@ -9,12 +9,12 @@ from typing import Any
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from kernel.eventstore import EVENTS_FILE
-from kernel.eventstore.sqlite import SqliteEventStore
+from kernel.eventstore import EventStore
 from portalctl.stack import Stack
 from services.portal_query.ops import rebuild
-from services.portal_query.storage import PROJECTIONS_FILE, SqliteProjectionStorage
+from services.portal_query.storage import ProjectionStorage
 from tests.support.portal_events import History
+from tests.support.stack import event_store_at, projections_at, store_env
 from tests.support.waiting import eventually
 
 STATES = ("submitted", "in_progress", "waiting_on_customer", "resolved")
@@ -70,18 +70,18 @@ def busy_history(tickets: int, seed: int = 7, companies: int = 6) -> History:
 def read_path(root: Path, amqp_uri: str, *names: str, **env: str) -> Stack:
     """The relay and portal_query (or some of them) on their own store and vhost."""
     return Stack(
-        env={"AMQP_URI": amqp_uri, "PORTAL_DATA_DIR": str(root / "data"), **env},
+        env={"AMQP_URI": amqp_uri, **store_env(root), **env},
         log_dir=root / "logs",
         names=list(names),
     )
 
 
-def open_store(root: Path) -> SqliteEventStore:
-    return SqliteEventStore(root / "data" / EVENTS_FILE)
+def open_store(root: Path) -> EventStore:
+    return event_store_at(root)
 
 
-def open_projections(root: Path) -> SqliteProjectionStorage:
-    return SqliteProjectionStorage(root / "data" / PROJECTIONS_FILE)
+def open_projections(root: Path) -> ProjectionStorage:
+    return projections_at(root)
 
 
 def checkpoint(root: Path) -> int:
@@ -116,7 +116,7 @@ def wait_until_caught_up(root: Path, timeout: float = 60) -> int:
     return head
 
 
-def documents(storage: SqliteProjectionStorage, generation: int) -> dict[tuple, Any]:
+def documents(storage: ProjectionStorage, generation: int) -> dict[tuple, Any]:
     return {
         (kind, key): body for batch in storage.documents(generation) for kind, key, body in batch
     }

@@ -20,17 +20,15 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from kernel.eventstore import EVENTS_FILE
-from kernel.eventstore.sqlite import SqliteEventStore
+from kernel.eventstore import EventStore
 from tests.faults.broker import broker_stopped, private_node
 from tests.support.api import Api
-from tests.support.stack import running_stack
+from tests.support.stack import event_store_of, running_stack
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -66,8 +64,8 @@ class Request:
         return status
 
 
-def store_of(stack) -> SqliteEventStore:
-    return SqliteEventStore(Path(stack.env["PORTAL_DATA_DIR"]) / EVENTS_FILE)
+def store_of(stack) -> EventStore:
+    return event_store_of(stack)
 
 
 def events_by_key(stack) -> dict[str, list]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,10 +14,9 @@ import time
 import pika
 import pytest
 
-from kernel.eventstore import EVENTS_FILE
-from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.stack import Stack
 from services.event_relay.relay import pika_url
+from tests.support.stack import event_store_at, store_env
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -55,7 +55,7 @@ def listener(vhost):
 
 def relay_stack(tmp_path, vhost) -> Stack:
     return Stack(
-        env={"AMQP_URI": vhost, "PORTAL_DATA_DIR": str(tmp_path / "data")},
+        env={"AMQP_URI": vhost, **store_env(tmp_path)},
         log_dir=tmp_path / "logs",
         names=["event_relay"],
     )
@@ -64,10 +64,11 @@ def relay_stack(tmp_path, vhost) -> Stack:
 def test_a_writer_killed_after_its_append_still_has_its_events_published(tmp_path, vhost, listener):
     writer = subprocess.run(
         [sys.executable, "-m", "tests.support.append_then_die", str(tmp_path / "data"), "5"],
+        env={**os.environ, **store_env(tmp_path)},
         check=False,
     )
     assert writer.returncode == -signal.SIGKILL
-    assert SqliteEventStore(tmp_path / "data" / EVENTS_FILE).head_position() == 5
+    assert event_store_at(tmp_path).head_position() == 5
     assert listener(5, timeout=1) == [], "nothing may be published before the relay runs"
 
     relay = relay_stack(tmp_path, vhost)
@@ -90,11 +91,12 @@ def test_a_relay_killed_while_publishing_resumes_without_losing_an_event(tmp_pat
             str(tmp_path / "data"),
             str(EVENTS),
         ],
+        env={**os.environ, **store_env(tmp_path)},
         check=False,
     )
     relay = relay_stack(tmp_path, vhost)
     relay.start()
-    store = SqliteEventStore(tmp_path / "data" / EVENTS_FILE)
+    store = event_store_at(tmp_path)
     eventually(lambda: store.get_checkpoint("event_relay"), timeout=60, interval=0.005)
     relay.signal("event_relay", signal.SIGKILL)
     killed_at = store.get_checkpoint("event_relay")

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from kernel.eventstore import EVENTS_FILE
-from kernel.eventstore.sqlite import SqliteEventStore
 from tests.support.api import api_stack, error_of
+from tests.support.stack import event_store_of
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -23,7 +21,7 @@ RPC_TIMEOUT = 2
 
 
 def tickets_created(stack, title: str) -> list[int]:
-    store = SqliteEventStore(Path(stack.env["PORTAL_DATA_DIR"]) / EVENTS_FILE)
+    store = event_store_of(stack)
     try:
         return [
             event.payload["ticket_id"]

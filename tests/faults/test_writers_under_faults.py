@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 
-from kernel.eventstore import EVENTS_FILE
-from kernel.eventstore.sqlite import SqliteEventStore
 from portalctl.stack import PROCESSES, Stack
 from tests.support.api import api_stack, error_of
 from tests.support.broker import AUTH, MANAGEMENT
 from tests.support.failpoint_runner import killing_after_append
+from tests.support.stack import event_store_of
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -40,7 +38,7 @@ def platform(tmp_path_factory):
 
 
 def events_of(stack, event_type: str) -> list:
-    store = SqliteEventStore(Path(stack.env["PORTAL_DATA_DIR"]) / EVENTS_FILE)
+    store = event_store_of(stack)
     try:
         return [event for event in store.iter_all() if event.type == event_type]
     finally:
@@ -139,7 +137,7 @@ def test_many_writers_racing_on_one_ticket_succeed_or_get_a_clear_409(
     accepted = {b["title"] for b, a in zip(bodies, answers, strict=True) if a.status_code == 200}
     assert accepted
 
-    store = SqliteEventStore(Path(stack.env["PORTAL_DATA_DIR"]) / EVENTS_FILE)
+    store = event_store_of(stack)
     try:
         history = store.read_stream(f"ticket-{ticket['id']}")
     finally:

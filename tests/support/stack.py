@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
 import uuid
@@ -13,6 +14,7 @@ import pymongo
 
 from kernel.eventstore import EventStore, open_event_store
 from portalctl.stack import Stack
+from services.portal_query.storage import ProjectionStorage, open_projection_storage
 from tests.support.broker import MANAGEMENT, fresh_vhost
 from tests.support.mongo import real_mongo_uri
 
@@ -31,6 +33,23 @@ def store_database_env() -> dict[str, str]:
     """Against a real MongoDB, a database of the stack's own; on SQLite nothing (the data
     directory is the stack's own already)."""
     return {"MONGO_DATABASE": f"portal_test_{uuid.uuid4().hex[:12]}"} if real_mongo_uri() else {}
+
+
+def store_env(root: Path) -> dict[str, str]:
+    """A store of the test's own, named by its ``root``: the data directory under it, and
+    with a real MongoDB a database named after it."""
+    env = {"PORTAL_DATA_DIR": str(root / "data")}
+    if real_mongo_uri():
+        env["MONGO_DATABASE"] = "portal_test_" + hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return env
+
+
+def event_store_at(root: Path) -> EventStore:
+    return open_event_store({**os.environ, **store_env(root)})
+
+
+def projections_at(root: Path) -> ProjectionStorage:
+    return open_projection_storage({**os.environ, **store_env(root)})
 
 
 def stack_config(stack: Stack) -> dict[str, str]:
