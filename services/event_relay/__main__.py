@@ -1,4 +1,9 @@
-"""``python -m services.event_relay``: run the relay until SIGTERM or SIGINT."""
+"""``python -m services.event_relay``: run the relay until SIGTERM or SIGINT.
+
+Either signal, however often it arrives (a Ctrl-C or a kill of the process group reaches the
+relay and its supervisor, which then sends SIGTERM too), asks for one stop: the relay
+publishes what writers still append while they finish their requests, saves its checkpoint
+and exits 0 (1 when another relay took its checkpoint over)."""
 
 from __future__ import annotations
 
