@@ -14,6 +14,7 @@ import contextlib
 import os
 import secrets
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,8 @@ def run(args: argparse.Namespace) -> None:
     finally:
         started = time.monotonic()
         ended = stack.stop()
+    if signals.received == "SIGINT" and sys.stdout.isatty():
+        print()  # past the terminal's "^C"
     cause = f"on {signals.received}" if signals.received else f"because {failure}"
     print(f"portal stopped {cause} in {time.monotonic() - started:.1f}s: {outcome(ended)}")
     if failure or not all(end.clean for end in ended.values()):

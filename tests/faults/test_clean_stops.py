@@ -76,9 +76,10 @@ class Platform:
 
 
 @contextlib.contextmanager
-def portalctl_run(tmp_path: Path) -> Iterator[Platform]:
+def portalctl_run(tmp_path: Path, wait_healthy: bool = True) -> Iterator[Platform]:
     """``portalctl run`` on a fresh vhost and store, in a session (so a process group) of its
-    own, until it answers ``/healthz``; anything left of its group is killed afterwards."""
+    own, once it answers ``/healthz`` (or at once); whatever is left of its group is killed
+    afterwards."""
     with fresh_vhost(BROKER_URI) as vhost:
         host, port = "127.0.0.1", free_port()
         env = {
@@ -103,7 +104,8 @@ def portalctl_run(tmp_path: Path) -> Iterator[Platform]:
             )
         platform = Platform(portalctl, env, host, port, tmp_path / "logs", output)
         try:
-            eventually(lambda: healthy(platform), timeout=90)
+            if wait_healthy:
+                eventually(lambda: healthy(platform), timeout=90)
             yield platform
         finally:
             with contextlib.suppress(ProcessLookupError):
@@ -230,4 +232,42 @@ def test_a_stop_ends_every_process_within_10s_cleanly_and_answers_the_write_in_f
     summary = texts[platform.output.name].strip().splitlines()[-1]
     assert summary.startswith(f"portal stopped on {signal.Signals(signum).name} in "), summary
     assert f"all {len(PROCESSES)} processes exited cleanly" in summary
+    assert [name for name, text in texts.items() if "Traceback" in text] == []
+
+
+def catches(process: psutil.Process, signum: int) -> bool:
+    """Whether ``process`` handles ``signum`` itself, as the platform's processes do from
+    their first lines on (SIGTERM last)."""
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signum - 1)))
+
+
+def test_a_ctrl_c_while_the_platform_starts_stops_it_cleanly_too(tmp_path):
+    with portalctl_run(tmp_path, wait_healthy=False) as platform:
+        portalctl = psutil.Process(platform.portalctl.pid)
+
+        def all_started() -> bool:
+            children = portalctl.children()
+            return len(children) == len(PROCESSES) and all(
+                catches(child, signal.SIGTERM) for child in children
+            )
+
+        eventually(all_started)
+        processes = {**platform.processes(), "portalctl": portalctl}
+        signalled = time.monotonic()
+        os.killpg(platform.portalctl.pid, signal.SIGINT)
+        gone = gone_times(processes, signalled)
+        exit_status = platform.portalctl.wait(timeout=5)
+        texts = platform.texts()
+
+    print(
+        "\nstop times after a Ctrl-C while starting:",
+        ", ".join(f"{n} {s:.2f}s" for n, s in gone.items()),
+    )
+    assert set(gone) == {*PROCESSES, "portalctl"}, f"still running {STOP_BOUND}s after the signal"
+    assert max(gone.values()) <= STOP_BOUND, gone
+    assert exit_status == 0, texts[platform.output.name]
+    summary = texts[platform.output.name].strip().splitlines()[-1]
+    assert summary.startswith("portal stopped on SIGINT in "), summary
     assert [name for name, text in texts.items() if "Traceback" in text] == []
