@@ -271,3 +271,21 @@ def test_a_ctrl_c_while_the_platform_starts_stops_it_cleanly_too(tmp_path):
     summary = texts[platform.output.name].strip().splitlines()[-1]
     assert summary.startswith("portal stopped on SIGINT in "), summary
     assert [name for name, text in texts.items() if "Traceback" in text] == []
+
+
+def test_a_process_that_exits_by_itself_stops_the_platform_with_status_1_and_no_traceback(
+    tmp_path,
+):
+    with portalctl_run(tmp_path) as platform:
+        processes = {**platform.processes(), "portalctl": psutil.Process(platform.portalctl.pid)}
+        signalled = time.monotonic()
+        processes["tickets"].terminate()  # a clean exit, but nobody asked the platform to stop
+        gone = gone_times(processes, signalled)
+        exit_status = platform.portalctl.wait(timeout=5)
+        texts = platform.texts()
+
+    assert set(gone) == {*PROCESSES, "portalctl"}, f"still running {STOP_BOUND}s after the exit"
+    assert exit_status == 1
+    summary = texts[platform.output.name].strip().splitlines()[-1]
+    assert summary.startswith("portal stopped because tickets exited with status 0 in "), summary
+    assert [name for name, text in texts.items() if "Traceback" in text] == []
