@@ -75,8 +75,9 @@ STOP_DEADLINE = 8.0
 
 # Nameko's consumer loop waits for the broker in turns of kombu's `safety_interval` (1 s) and
 # notices a cancelled consumer only between two turns; a stop cancels in three steps (the
-# entrypoints, the RPC reply listener, the connection), so it took 3 s doing nothing.
-CONSUMER_TURN = 0.1
+# entrypoints, the RPC reply listener, the connection), so it took 3 s doing nothing. Turns
+# of 0.25 s cost an idle process 0.15% of a core instead of 0.05% (0.1 s: 0.35%).
+CONSUMER_TURN = 0.25
 QueueConsumer.consume = functools.partialmethod(
     ConsumerMixin.consume, safety_interval=CONSUMER_TURN
 )
