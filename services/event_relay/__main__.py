@@ -17,8 +17,9 @@ def _exit_before_starting(_signum: int, _frame) -> None:
 
 # Until the relay runs, a stop signal ends the process at once: it has published nothing
 # yet, and Python's default for a Ctrl-C would print a KeyboardInterrupt traceback.
-for _signum in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(_signum, _exit_before_starting)
+if __name__ == "__main__":
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, _exit_before_starting)
 
 import sys  # noqa: E402
 
