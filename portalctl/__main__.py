@@ -44,8 +44,9 @@ def local_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
     return {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
 
 
-class StopRequested(Exception):
-    """SIGTERM or SIGINT asked ``portalctl run`` to stop the platform."""
+class StopRequested(BaseException):
+    """SIGTERM or SIGINT asked ``portalctl run`` to stop the platform. Not an ``Exception``,
+    like ``KeyboardInterrupt``: an ``except Exception`` on the way must not swallow it."""
 
 
 class StopSignals:
