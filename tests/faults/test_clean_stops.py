@@ -61,18 +61,20 @@ class Platform:
         return f"http://{self.host}:{self.port}"
 
     def processes(self) -> dict[str, psutil.Process]:
-        """portalctl's children by name (the service a ``kernel.runner`` runs, or the relay)."""
-        by_name = {}
-        for child in psutil.Process(self.portalctl.pid).children():
-            command = " ".join(child.cmdline())
-            name = next(n for n, argv in PROCESSES.items() if " ".join(argv) in command)
-            by_name[name] = child
-        return by_name
+        """portalctl's children by name, those already running the platform's code."""
+        children = psutil.Process(self.portalctl.pid).children()
+        return {name_of(child): child for child in children if name_of(child)}
 
     def texts(self) -> dict[str, str]:
         """portalctl's output and every process's log, by file name."""
         files = [self.output, *sorted(self.log_dir.glob("*.log"))]
         return {path.name: path.read_text(errors="replace") for path in files}
+
+
+def name_of(process: psutil.Process) -> str | None:
+    """Which of the platform's processes ``process`` runs (None before its exec)."""
+    command = " ".join(process.cmdline())
+    return next((name for name, argv in PROCESSES.items() if " ".join(argv) in command), None)
 
 
 @contextlib.contextmanager
@@ -247,14 +249,12 @@ def test_a_ctrl_c_while_the_platform_starts_stops_it_cleanly_too(tmp_path):
     with portalctl_run(tmp_path, wait_healthy=False) as platform:
         portalctl = psutil.Process(platform.portalctl.pid)
 
-        def all_started() -> bool:
-            children = portalctl.children()
-            return len(children) == len(PROCESSES) and all(
-                catches(child, signal.SIGTERM) for child in children
-            )
+        def all_started() -> dict[str, psutil.Process] | None:
+            started = platform.processes()
+            caught = all(catches(child, signal.SIGTERM) for child in started.values())
+            return started if len(started) == len(PROCESSES) and caught else None
 
-        eventually(all_started)
-        processes = {**platform.processes(), "portalctl": portalctl}
+        processes = {**eventually(all_started), "portalctl": portalctl}
         signalled = time.monotonic()
         os.killpg(platform.portalctl.pid, signal.SIGINT)
         gone = gone_times(processes, signalled)
