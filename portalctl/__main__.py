@@ -10,18 +10,20 @@ portalctl parked    projection events parked after failing (``--retry`` re-appli
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from kernel.config import load_config
 from kernel.eventstore import open_event_store
 from portalctl import projections
 from portalctl.demo import Demo
-from portalctl.stack import PROCESSES, REPOSITORY, Stack
+from portalctl.stack import PROCESSES, REPOSITORY, Ended, Stack
 
 SECRETS_FILE = REPOSITORY / "var" / "secrets.env"
 SECRET_NAMES = ("PORTAL_ADMIN_TOKEN", "PORTAL_IDENTITY_SECRET", "PORTAL_SESSION_SECRET")
@@ -42,35 +44,105 @@ def local_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
     return {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
 
 
-def run(_args: argparse.Namespace) -> None:
+class StopRequested(BaseException):
+    """SIGTERM or SIGINT asked ``portalctl run`` to stop the platform. Not an ``Exception``,
+    like ``KeyboardInterrupt``: an ``except Exception`` on the way must not swallow it."""
+
+
+class StopSignals:
+    """SIGTERM and SIGINT (Ctrl-C) ask for one stop, however many arrive: a Ctrl-C or a kill
+    of the process group reaches every process of the platform at once, and each stops by
+    itself. Inside :meth:`interrupting` the first one raises :class:`StopRequested` in the
+    main thread; elsewhere (while processes start or stop: an exception there would lose
+    one) it is only noted."""
+
+    def __init__(self):
+        self.received: str | None = None
+        self._interrupting = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    @contextlib.contextmanager
+    def interrupting(self) -> Iterator[None]:
+        self._interrupting = True
+        try:
+            if self.received:
+                raise StopRequested(self.received)
+            yield
+        finally:
+            self._interrupting = False
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        if self.received is None:
+            self.received = signal.Signals(signum).name
+            if self._interrupting:
+                raise StopRequested(self.received)
+
+
+def run(args: argparse.Namespace) -> None:
     env = local_secrets()
     config = {**load_config(), **env}
     store_was_empty = open_event_store(config).head_position() == 0
-    stack = Stack(env=env, log_dir=REPOSITORY / "var" / "logs")
-    # SIGTERM stops the services like Ctrl-C does, instead of orphaning them.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stack = Stack(
+        env={**env, "WEB_SERVER_ADDRESS": config["WEB_SERVER_ADDRESS"]},
+        log_dir=args.log_dir,
+    )
+    signals = StopSignals()
     stack.start()
+    failure = None
     try:
-        stack.wait_ready()
-        demo = Demo(stack.base_url, config["PORTAL_ADMIN_TOKEN"], config["PORTAL_IDENTITY_SECRET"])
-        with_demo = os.environ.get("PORTAL_DEMO", "1") != "0"
-        if with_demo and store_was_empty:
-            print("seeding demo data into the empty store", flush=True)
-            demo.seed()
-        print(f"\nThe portal is up at {stack.base_url}/")
-        print(f"Admin token (Authorization: Bearer ...): {config['PORTAL_ADMIN_TOKEN']}")
-        if with_demo:
-            print("Sign in as a demo user:")
-            for who, link in demo.links():
-                print(f"  {who}:\n    {link}")
-        print(f"Logs: {stack.log_dir}/<service>.log   Stop: Ctrl-C\n", flush=True)
-        while True:
-            stack.check_alive()
-            time.sleep(1)
-    except KeyboardInterrupt:
-        print("stopping")
+        with signals.interrupting():
+            start_and_watch(stack, config, store_was_empty)
+        failure = ", ".join(f"{name} exited with status {c}" for name, c in stack.exited().items())
+    except StopRequested:
+        pass
+    except (RuntimeError, TimeoutError) as error:  # the stack did not come up
+        failure = str(error)
     finally:
-        stack.stop()
+        started = time.monotonic()
+        ended = stack.stop()
+    if signals.received == "SIGINT" and sys.stdout.isatty():
+        print()  # past the terminal's "^C"
+    cause = f"on {signals.received}" if signals.received else f"because {failure}"
+    print(f"portal stopped {cause} in {time.monotonic() - started:.1f}s: {outcome(ended)}")
+    if failure or not all(end.clean for end in ended.values()):
+        raise SystemExit(1)
+
+
+def start_and_watch(stack: Stack, config: dict, store_was_empty: bool) -> None:
+    """Wait until the started stack is ready, seed the demo, print how to use it; return
+    when one of its processes exits."""
+    stack.wait_ready()
+    demo = Demo(stack.base_url, config["PORTAL_ADMIN_TOKEN"], config["PORTAL_IDENTITY_SECRET"])
+    with_demo = os.environ.get("PORTAL_DEMO", "1") != "0"
+    if with_demo and store_was_empty:
+        print("seeding demo data into the empty store", flush=True)
+        demo.seed()
+    print(f"\nThe portal is up at {stack.base_url}/")
+    print(f"Admin token (Authorization: Bearer ...): {config['PORTAL_ADMIN_TOKEN']}")
+    if with_demo:
+        print("Sign in as a demo user:")
+        for who, link in demo.links():
+            print(f"  {who}:\n    {link}")
+    print(f"Logs: {stack.log_dir}/<service>.log   Stop: Ctrl-C\n", flush=True)
+    while not stack.exited():
+        time.sleep(0.2)
+
+
+def outcome(ended: dict[str, Ended]) -> str:
+    """Every process that did not exit cleanly, else the slowest one."""
+    unclean = [
+        f"{name} killed after {end.seconds:.1f}s" if end.killed else f"{name} exited {end.status}"
+        for name, end in ended.items()
+        if not end.clean
+    ]
+    if unclean:
+        return f"not cleanly: {', '.join(unclean)}"
+    slowest = max(ended, key=lambda name: ended[name].seconds)
+    return (
+        f"all {len(ended)} processes exited cleanly, the slowest ({slowest}) "
+        f"in {ended[slowest].seconds:.1f}s"
+    )
 
 
 def seed(_args: argparse.Namespace) -> None:
@@ -100,7 +172,11 @@ def health(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="portalctl", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start the whole platform locally").set_defaults(handler=run)
+    running = commands.add_parser("run", help="start the whole platform locally")
+    running.add_argument(
+        "--log-dir", type=Path, default=REPOSITORY / "var" / "logs", help="where each process logs"
+    )
+    running.set_defaults(handler=run)
     commands.add_parser("seed", help="seed demo data into a running stack").set_defaults(
         handler=seed
     )

@@ -19,6 +19,10 @@ import requests
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
+# Seconds a stop waits for every process to exit by itself before it kills the rest. Each
+# process bounds its own graceful stop below this (kernel/runner.py, the relay).
+STOP_TIMEOUT = 10.0
+
 # name -> the command line after the Python interpreter
 PROCESSES: dict[str, list[str]] = {
     "identity": ["-m", "kernel.runner", "services.identity.service:IdentityService"],
@@ -78,25 +82,56 @@ class Stack:
         raise TimeoutError(f"the stack did not become healthy in {timeout}s: {last}")
 
     def check_alive(self) -> None:
-        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        dead = self.exited()
         if dead:
             raise RuntimeError(f"processes exited: {dead}; see the logs in {self.log_dir}")
+
+    def exited(self) -> dict[str, int]:
+        """The processes that ended, with their exit status."""
+        return {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
 
     def signal(self, name: str, signum: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
         process.send_signal(signum)
         process.wait(timeout=30)
 
-    def stop(self, *names: str, timeout: float = 15.0) -> None:
-        targets = {
+    def stop(self, *names: str, timeout: float = STOP_TIMEOUT) -> dict[str, Ended]:
+        """SIGTERM to the named processes (default: all) at once; each finishes its work and
+        exits. Whichever is still running ``timeout`` seconds later is killed, and said so
+        on stderr. How each one ended, by name."""
+        started = time.monotonic()
+        running = {
             n: self.processes.pop(n) for n in (names or list(self.processes)) if n in self.processes
         }
-        for process in targets.values():
+        for process in running.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in targets.values():
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        ended: dict[str, Ended] = {}
+        while running:
+            for name, process in list(running.items()):
+                if process.poll() is not None:
+                    del running[name]
+                    ended[name] = Ended(process.returncode, time.monotonic() - started)
+            if time.monotonic() - started > timeout:
+                break
+            time.sleep(0.02)
+        for name, process in running.items():
+            process.kill()
+            process.wait()
+            ended[name] = Ended(process.returncode, time.monotonic() - started, killed=True)
+            print(f"{name} did not stop within {timeout:g}s: killed", file=sys.stderr, flush=True)
+        return ended
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a process of the stack ended: its exit status, after how many seconds of the
+    stop, and whether it had to be killed."""
+
+    status: int
+    seconds: float
+    killed: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return self.status == 0 and not self.killed

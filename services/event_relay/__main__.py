@@ -1,14 +1,32 @@
-"""``python -m services.event_relay``: run the relay until SIGTERM or SIGINT."""
+"""``python -m services.event_relay``: run the relay until SIGTERM or SIGINT.
+
+Either signal, however often it arrives (a Ctrl-C or a kill of the process group reaches the
+relay and its supervisor, which then sends SIGTERM too), asks for one stop: the relay
+publishes what writers still append while they finish their requests, saves its checkpoint
+and exits 0 (1 when another relay took its checkpoint over)."""
 
 from __future__ import annotations
 
+import os
 import signal
-import sys
 
-from kernel.config import load_config
-from kernel.eventstore import open_event_store
-from kernel.logging import configure_logging, get_logger
-from services.event_relay.relay import EventRelay
+
+def _exit_before_starting(_signum: int, _frame) -> None:
+    os._exit(0)
+
+
+# Until the relay runs, a stop signal ends the process at once: it has published nothing
+# yet, and Python's default for a Ctrl-C would print a KeyboardInterrupt traceback.
+if __name__ == "__main__":
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, _exit_before_starting)
+
+import sys  # noqa: E402
+
+from kernel.config import load_config  # noqa: E402
+from kernel.eventstore import open_event_store  # noqa: E402
+from kernel.logging import configure_logging, get_logger  # noqa: E402
+from services.event_relay.relay import EventRelay  # noqa: E402
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ from kernel.logging import get_logger
 
 log = get_logger(__name__)
 
+STOP_CHECK_EVERY = 0.05  # seconds between two looks at a stop request
+
 
 def pika_url(amqp_uri: str) -> str:
     """Kombu's ``pyamqp://`` URI as pika's ``amqp://`` URL (same host, vhost, credentials)."""
@@ -68,6 +70,8 @@ class EventRelay:
         batch_size: int = 500,
         checkpoint_every: float = 0.05,
         reconnect_delay: float = 1.0,
+        stop_quiet: float = 1.0,
+        stop_drain: float = 3.0,
     ):
         self.store = store
         self.name = name
@@ -76,13 +80,17 @@ class EventRelay:
         self.batch_size = batch_size
         self.checkpoint_every = checkpoint_every
         self.reconnect_delay = reconnect_delay
+        self.stop_quiet = stop_quiet
+        self.stop_drain = stop_drain
         self.confirmed = self.saved = self.sent = store.get_checkpoint(name)
         self._pending: dict[int, int] = {}  # delivery tag -> position, in publishing order
         self._next_tag = 1
         self._last_save = time.monotonic()
+        self._last_read = time.monotonic()  # when the store last had something new
         self._connection: pika.SelectConnection | None = None
         self._channel = None
-        self._stopping = False
+        self._stop_requested: float | None = None
+        self._stopping = False  # closing now: publish nothing more
         self.displaced = False  # another process moved the checkpoint: this relay stopped
 
     # life cycle -------------------------------------------------------------------------
@@ -96,21 +104,41 @@ class EventRelay:
                 on_open_error_callback=self._on_connection_error,
                 on_close_callback=self._on_connection_closed,
             )
+            self._connection.ioloop.call_later(STOP_CHECK_EVERY, self._check_stop)
             self._connection.ioloop.start()
             self._save_checkpoint(force=True)
-            if not self._stopping:
-                time.sleep(self.reconnect_delay)
+            reconnect_at = time.monotonic() + self.reconnect_delay
+            while self._stop_requested is None and time.monotonic() < reconnect_at:
+                time.sleep(STOP_CHECK_EVERY)
+            self._stopping = self._stopping or self._stop_requested is not None
+        log.info("relay stopped", checkpoint=self.saved, displaced=self.displaced)
 
     def stop(self) -> None:
-        """Thread- and signal-safe: finish, save the checkpoint, close."""
-        self._stopping = True
-        if self._connection is not None:
-            self._connection.ioloop.add_callback_threadsafe(self._close)
+        """Thread- and signal-safe: only notes the request. The relay goes on publishing
+        what writers still append (their in-flight requests finish during a stop too) until
+        the store has had nothing new for ``stop_quiet`` seconds and the broker has confirmed
+        everything sent, at most ``stop_drain`` seconds; then it saves its checkpoint and
+        :meth:`run` returns."""
+        if self._stop_requested is None:
+            self._stop_requested = time.monotonic()
+
+    def _check_stop(self) -> None:
+        requested = self._stop_requested
+        if requested is not None and not self._stopping:
+            now = time.monotonic()
+            channel_open = self._channel is not None and self._channel.is_open
+            drained = not self._pending and now - max(requested, self._last_read) >= self.stop_quiet
+            if not channel_open or drained or now - requested >= self.stop_drain:
+                log.info("relay stopping", unconfirmed=len(self._pending), confirmed=self.confirmed)
+                self._close()
+                return
+        self._connection.ioloop.call_later(STOP_CHECK_EVERY, self._check_stop)
 
     def _close(self) -> None:
-        if self._connection is not None and not self._connection.is_closed:
+        self._stopping = True
+        if self._connection is not None and self._connection.is_open:
             self._connection.close()
-        elif self._connection is not None:
+        elif self._connection is not None and not self._connection.is_closing:
             self._connection.ioloop.stop()
 
     def _on_connection_open(self, connection) -> None:
@@ -167,6 +195,8 @@ class EventRelay:
             return
         room = self.window - len(self._pending)
         events = self.store.read_all(self.sent, min(room, self.batch_size)) if room > 0 else []
+        if events:
+            self._last_read = time.monotonic()
         for event in events:
             body, properties = message_for(event)
             channel.basic_publish(exchange_for(event.stream_id), event.type, body, properties)
@@ -202,6 +232,6 @@ class EventRelay:
                 # twice and each would skip what the other saved. This one steps down.
                 log.error("relay checkpoint moved by another process; stopping", **mismatch.fields)
                 self.displaced = True
-                self.stop()
+                self._close()
                 return
             self.saved, self._last_save = self.confirmed, now
