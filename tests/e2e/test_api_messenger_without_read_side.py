@@ -10,14 +10,7 @@ import requests
 from portalctl.stack import PROCESSES, Stack
 from tests.support.api import Api, error_of, stored_events
 from tests.support.broker import BROKER_URI, fresh_vhost
-from tests.support.stack import (
-    ADMIN_TOKEN,
-    IDENTITY_SECRET,
-    SESSION_SECRET,
-    drop_store_database,
-    free_port,
-    store_database_env,
-)
+from tests.support.stack import drop_store_database, platform_env
 from tests.support.waiting import eventually
 
 READ_SIDE = "portal_query"
@@ -38,15 +31,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("api_messenger_without_read_side")
     with fresh_vhost(BROKER_URI) as amqp_uri:
         stack = Stack(
-            env={
-                "AMQP_URI": amqp_uri,
-                "PORTAL_DATA_DIR": str(root / "data"),
-                "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
-                "PORTAL_ADMIN_TOKEN": ADMIN_TOKEN,
-                "PORTAL_IDENTITY_SECRET": IDENTITY_SECRET,
-                "PORTAL_SESSION_SECRET": SESSION_SECRET,
-                **store_database_env(),
-            },
+            env=platform_env(root, amqp_uri),
             log_dir=root / "logs",
             names=[name for name in PROCESSES if name != READ_SIDE],
         )

@@ -14,12 +14,7 @@ import requests
 from portalctl.stack import PROCESSES, REPOSITORY, Stack
 from tests.support.api import Api, error_of, stored_events
 from tests.support.broker import BROKER_URI, fresh_vhost
-from tests.support.stack import (
-    ADMIN_TOKEN,
-    IDENTITY_SECRET,
-    SESSION_SECRET,
-    free_port,
-)
+from tests.support.stack import platform_env as stack_platform_env
 from tests.support.waiting import eventually
 
 RPC_TIMEOUT = 2
@@ -27,16 +22,7 @@ MISSING = "messenger_bridge"
 
 
 def platform_env(root, amqp_uri: str, **overrides: str) -> dict[str, str]:
-    return {
-        "AMQP_URI": amqp_uri,
-        "PORTAL_DATA_DIR": str(root / "data"),
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
-        "PORTAL_ADMIN_TOKEN": ADMIN_TOKEN,
-        "PORTAL_IDENTITY_SECRET": IDENTITY_SECRET,
-        "PORTAL_SESSION_SECRET": SESSION_SECRET,
-        "RPC_TIMEOUT": str(RPC_TIMEOUT),
-        **overrides,
-    }
+    return stack_platform_env(root, amqp_uri, RPC_TIMEOUT=str(RPC_TIMEOUT), **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -28,16 +28,14 @@ import psutil
 import pytest
 import requests
 
-from kernel.eventstore import open_event_store
 from portalctl.stack import PROCESSES, REPOSITORY
 from tests.support.broker import BROKER_URI, fresh_vhost
 from tests.support.stack import (
     ADMIN_TOKEN,
-    IDENTITY_SECRET,
-    SESSION_SECRET,
     drop_store_database,
     free_port,
-    store_database_env,
+    platform_env,
+    tickets_titled,
 )
 from tests.support.waiting import eventually
 
@@ -84,16 +82,7 @@ def portalctl_run(tmp_path: Path, wait_healthy: bool = True) -> Iterator[Platfor
     afterwards."""
     with fresh_vhost(BROKER_URI) as vhost:
         host, port = "127.0.0.1", free_port()
-        env = {
-            "AMQP_URI": vhost,
-            "PORTAL_DATA_DIR": str(tmp_path / "data"),
-            "WEB_SERVER_ADDRESS": f"{host}:{port}",
-            "PORTAL_ADMIN_TOKEN": ADMIN_TOKEN,
-            "PORTAL_IDENTITY_SECRET": IDENTITY_SECRET,
-            "PORTAL_SESSION_SECRET": SESSION_SECRET,
-            "PORTAL_DEMO": "0",
-            **store_database_env(),
-        }
+        env = platform_env(tmp_path, vhost, WEB_SERVER_ADDRESS=f"{host}:{port}", PORTAL_DEMO="0")
         output = tmp_path / "portalctl.out"
         with output.open("wb") as sink:
             portalctl = subprocess.Popen(
@@ -171,18 +160,6 @@ def alive(process: psutil.Process) -> bool:
         return False
 
 
-def tickets_titled(platform: Platform, title: str) -> list[int]:
-    store = open_event_store({**os.environ, **platform.env})
-    try:
-        return [
-            event.payload["ticket_id"]
-            for event in store.iter_all()
-            if event.type == "TicketCreated" and event.payload["title"] == title
-        ]
-    finally:
-        store.close()
-
-
 STOPS = {
     "sigterm-to-portalctl": (signal.SIGTERM, os.kill),
     "sigterm-to-the-group": (signal.SIGTERM, os.killpg),
@@ -222,7 +199,7 @@ def test_a_stop_ends_every_process_within_10s_cleanly_and_answers_the_write_in_f
             gone = gone_times({**processes, "portalctl": portalctl}, signalled)
             status, body = answer.result(timeout=30)
         exit_status = platform.portalctl.wait(timeout=5)
-        stored = tickets_titled(platform, title)
+        stored = tickets_titled(platform.env, title)
         texts = platform.texts()
 
     print(f"\nstop times after {how}:", ", ".join(f"{n} {s:.2f}s" for n, s in gone.items()))

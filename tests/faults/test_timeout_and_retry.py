@@ -12,24 +12,12 @@ import time
 import pytest
 
 from tests.support.api import api_stack, error_of
-from tests.support.stack import event_store_of
+from tests.support.stack import tickets_titled
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
 
 RPC_TIMEOUT = 2
-
-
-def tickets_created(stack, title: str) -> list[int]:
-    store = event_store_of(stack)
-    try:
-        return [
-            event.payload["ticket_id"]
-            for event in store.iter_all()
-            if event.type == "TicketCreated" and event.payload["title"] == title
-        ]
-    finally:
-        store.close()
 
 
 def test_a_timed_out_create_retried_with_its_key_creates_one_ticket(tmp_path):
@@ -48,7 +36,7 @@ def test_a_timed_out_create_retried_with_its_key_creates_one_ticket(tmp_path):
         assert error_of(timed_out)["code"] == "upstream_timeout"
 
         # The stalled process still had the call, and carries it out once it resumes.
-        created = eventually(lambda: tickets_created(stack, body["title"]))
+        created = eventually(lambda: tickets_titled(stack.env, body["title"]))
         retried = api.admin("POST", "/api/admin/tickets", json=body, headers=key)
         assert retried.status_code == 201
         assert retried.json()["id"] == created[0]
@@ -61,5 +49,5 @@ def test_a_timed_out_create_retried_with_its_key_creates_one_ticket(tmp_path):
         assert reused.status_code == 409
         assert "Idempotency-Key" in error_of(reused)["fields"]
         time.sleep(RPC_TIMEOUT)  # nothing else may still be on its way
-        assert tickets_created(stack, body["title"]) == created
-        assert tickets_created(stack, "Something else") == []
+        assert tickets_titled(stack.env, body["title"]) == created
+        assert tickets_titled(stack.env, "Something else") == []

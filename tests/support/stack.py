@@ -35,6 +35,34 @@ def store_database_env() -> dict[str, str]:
     return {"MONGO_DATABASE": f"portal_test_{uuid.uuid4().hex[:12]}"} if real_mongo_uri() else {}
 
 
+def platform_env(root: Path, amqp_uri: str, **overrides: str) -> dict[str, str]:
+    """What every process of a test's platform is configured with: the broker's vhost, a
+    store of the platform's own, a free HTTP port and the test secrets."""
+    return {
+        "AMQP_URI": amqp_uri,
+        "PORTAL_DATA_DIR": str(root / "data"),
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+        "PORTAL_ADMIN_TOKEN": ADMIN_TOKEN,
+        "PORTAL_IDENTITY_SECRET": IDENTITY_SECRET,
+        "PORTAL_SESSION_SECRET": SESSION_SECRET,
+        **store_database_env(),
+        **overrides,
+    }
+
+
+def tickets_titled(config: dict[str, str], title: str) -> list[int]:
+    """The ids of the tickets stored with ``title``, in the store ``config`` names."""
+    store = open_event_store({**os.environ, **config})
+    try:
+        return [
+            event.payload["ticket_id"]
+            for event in store.iter_all()
+            if event.type == "TicketCreated" and event.payload["title"] == title
+        ]
+    finally:
+        store.close()
+
+
 def store_env(root: Path) -> dict[str, str]:
     """A store of the test's own, named by its ``root``: the data directory under it, and
     with a real MongoDB a database named after it."""
@@ -80,17 +108,7 @@ def running_stack(
     ``amqp_uri`` (whose management API is ``management``), with a fresh store."""
     with fresh_vhost(amqp_uri, management=management) as vhost_uri:
         stack = Stack(
-            env={
-                "AMQP_URI": vhost_uri,
-                "PORTAL_DATA_DIR": str(root / "data"),
-                "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
-                "PORTAL_ADMIN_TOKEN": ADMIN_TOKEN,
-                "PORTAL_IDENTITY_SECRET": IDENTITY_SECRET,
-                "PORTAL_SESSION_SECRET": SESSION_SECRET,
-                "CATCH_UP_INTERVAL": "0.5",
-                **store_database_env(),
-                **env,
-            },
+            env=platform_env(root, vhost_uri, CATCH_UP_INTERVAL="0.5", **env),
             log_dir=root / "logs",
         )
         if names:
