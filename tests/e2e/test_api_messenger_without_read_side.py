@@ -5,13 +5,9 @@ same 404 (or, not joined yet, 403) as with the read side up."""
 from __future__ import annotations
 
 import pytest
-import requests
 
-from portalctl.stack import PROCESSES, Stack
-from tests.support.api import Api, error_of, stored_events
-from tests.support.broker import BROKER_URI, fresh_vhost
-from tests.support.stack import drop_store_database, platform_env
-from tests.support.waiting import eventually
+from portalctl.stack import Stack
+from tests.support.api import Api, api_stack_without, error_of, stored_events
 
 READ_SIDE = "portal_query"
 MISSING_CONVERSATION = "conv-" + "0" * 32
@@ -29,27 +25,8 @@ def world(tmp_path_factory):
     """Every process but portal_query. Acme (Ann, Bob, Rita restricted to her own tickets,
     Nora without an email) and Globex (Dave); Bob's conversation made into ticket 1."""
     root = tmp_path_factory.mktemp("api_messenger_without_read_side")
-    with fresh_vhost(BROKER_URI) as amqp_uri:
-        stack = Stack(
-            env=platform_env(root, amqp_uri),
-            log_dir=root / "logs",
-            names=[name for name in PROCESSES if name != READ_SIDE],
-        )
-        stack.start()
-        try:
-            api = Api(stack)
-            eventually(lambda: only_the_read_side_is_down(api), timeout=60)
-            yield populated(stack, api)
-        finally:
-            stack.stop()
-            drop_store_database(stack.env)
-
-
-def only_the_read_side_is_down(api: Api) -> bool:
-    try:
-        return api.call("GET", "/healthz").json()["failing"] == [READ_SIDE]
-    except requests.RequestException:
-        return False
+    with api_stack_without(root, READ_SIDE) as (stack, api):
+        yield populated(stack, api)
 
 
 def populated(stack: Stack, api: Api) -> dict:

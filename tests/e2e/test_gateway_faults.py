@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from portalctl.stack import PROCESSES, REPOSITORY, Stack
-from tests.support.api import Api, error_of, stored_events
+from portalctl.stack import PROCESSES, REPOSITORY
+from tests.support.api import api_stack_without, error_of, stored_events
 from tests.support.broker import BROKER_URI, fresh_vhost
 from tests.support.stack import platform_env as stack_platform_env
 from tests.support.waiting import eventually
@@ -29,27 +29,8 @@ def platform_env(root, amqp_uri: str, **overrides: str) -> dict[str, str]:
 def platform(tmp_path_factory):
     """Every process but messenger_bridge, which never started (its queue does not exist)."""
     root = tmp_path_factory.mktemp("gateway_faults")
-    with fresh_vhost(BROKER_URI) as amqp_uri:
-        stack = Stack(
-            env=platform_env(root, amqp_uri),
-            log_dir=root / "logs",
-            names=[name for name in PROCESSES if name != MISSING],
-        )
-        stack.start()
-        try:
-            api = Api(stack)
-
-            def only_the_missing_one_fails():
-                try:
-                    health = api.call("GET", "/healthz").json()
-                except requests.RequestException:
-                    return None
-                return health if health["failing"] == [MISSING] else None
-
-            eventually(only_the_missing_one_fails, timeout=60)
-            yield stack, api
-        finally:
-            stack.stop()
+    with api_stack_without(root, MISSING, RPC_TIMEOUT=str(RPC_TIMEOUT)) as (stack, api):
+        yield stack, api
 
 
 def test_a_service_that_is_not_running_is_a_503_named_by_healthz(platform):

@@ -14,11 +14,46 @@ import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from portalctl.stack import REPOSITORY, Stack
-from tests.support.broker import BROKER_URI
-from tests.support.stack import ADMIN_TOKEN, IDENTITY_SECRET, event_store_of, running_stack
+from portalctl.stack import PROCESSES, REPOSITORY, Stack
+from tests.support.broker import BROKER_URI, fresh_vhost
+from tests.support.stack import (
+    ADMIN_TOKEN,
+    IDENTITY_SECRET,
+    drop_store_database,
+    event_store_of,
+    platform_env,
+    running_stack,
+)
+from tests.support.waiting import eventually
 
 OPENAPI = OpenAPI.from_file_path(str(REPOSITORY / "services" / "gateway" / "openapi.yaml"))
+
+
+@contextlib.contextmanager
+def api_stack_without(root: Path, missing: str, **env: str) -> Iterator[tuple[Stack, Api]]:
+    """Every process of the platform but ``missing`` (never started), once the gateway's
+    health check names exactly that one as failing, and a client of it."""
+    with fresh_vhost(BROKER_URI) as amqp_uri:
+        stack = Stack(
+            env=platform_env(root, amqp_uri, **env),
+            log_dir=root / "logs",
+            names=[name for name in PROCESSES if name != missing],
+        )
+        stack.start()
+        try:
+            api = Api(stack)
+
+            def only_the_missing_one_fails() -> bool:
+                try:
+                    return api.call("GET", "/healthz").json()["failing"] == [missing]
+                except requests.RequestException:
+                    return False
+
+            eventually(only_the_missing_one_fails, timeout=60)
+            yield stack, api
+        finally:
+            stack.stop()
+            drop_store_database(stack.env)
 
 
 @contextlib.contextmanager
