@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
-import socket
 import time
 import uuid
 
-from eventlet import wsgi
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from nameko.web.server import WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.exceptions import NotFound as NoSuchRoute
 from werkzeug.routing import Map
@@ -30,6 +27,7 @@ from kernel.dependencies import (
 )
 from kernel.errors import PortalError
 from kernel.logging import get_logger
+from services.gateway.http_server import BoundedWebServer
 from services.gateway.inputs import MAX_BODY_BYTES, idempotency_key_of, read_body
 from services.gateway.responses import json_response
 
@@ -160,25 +158,11 @@ def decorate(response: Response, request: Request, correlation_id: str) -> None:
         response.headers.setdefault("Cache-Control", "no-cache")
 
 
-class GatewayWebServer(WebServer):
+class GatewayWebServer(BoundedWebServer):
+    answer_headers = SECURITY_HEADERS
+
     def get_wsgi_app(self) -> GatewayWsgiApp:
         return GatewayWsgiApp(self)
-
-    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
-        """Eventlet's server without its access log (the app logs each request itself), and
-        without Nagle's algorithm: an answer over one segment would otherwise wait for the
-        client's delayed ACK (~40 ms per large answer, measured). Accepted connections
-        inherit the option from the listening socket."""
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return wsgi.Server(
-            sock,
-            sock.getsockname(),
-            wsgi_app,
-            protocol=protocol,
-            debug=debug,
-            log=logging.getLogger(__name__),
-            log_output=False,
-        )
 
     def make_url_map(self) -> Map:
         """Exact paths only: no redirects for doubled or trailing slashes, just 404."""
