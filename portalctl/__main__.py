@@ -23,7 +23,7 @@ from kernel.config import load_config
 from kernel.eventstore import open_event_store
 from portalctl import projections
 from portalctl.demo import Demo
-from portalctl.stack import PROCESSES, REPOSITORY, Ended, Stack
+from portalctl.stack import PROCESSES, REPOSITORY, Ended, Stack, local_url
 
 SECRETS_FILE = REPOSITORY / "var" / "secrets.env"
 SECRET_NAMES = ("PORTAL_ADMIN_TOKEN", "PORTAL_IDENTITY_SECRET", "PORTAL_SESSION_SECRET")
@@ -83,8 +83,9 @@ def run(args: argparse.Namespace) -> None:
     env = local_secrets()
     config = {**load_config(), **env}
     store_was_empty = open_event_store(config).head_position() == 0
+    # The configured address, given to the gateway and used for readiness and seeding alike.
     stack = Stack(
-        env={**env, "WEB_SERVER_ADDRESS": config["WEB_SERVER_ADDRESS"]},
+        env={**env, "WEB_SERVER_ADDRESS": str(config["WEB_SERVER_ADDRESS"])},
         log_dir=args.log_dir,
     )
     signals = StopSignals()
@@ -148,8 +149,11 @@ def outcome(ended: dict[str, Ended]) -> str:
 def seed(_args: argparse.Namespace) -> None:
     """Seed the demo into the stack ``make run`` started (once), and print its sign-in links."""
     config = {**load_config(), **local_secrets()}
-    base_url = f"http://{config['WEB_SERVER_ADDRESS']}"
-    demo = Demo(base_url, config["PORTAL_ADMIN_TOKEN"], config["PORTAL_IDENTITY_SECRET"])
+    demo = Demo(
+        local_url(config["WEB_SERVER_ADDRESS"]),
+        config["PORTAL_ADMIN_TOKEN"],
+        config["PORTAL_IDENTITY_SECRET"],
+    )
     if demo.seeded():
         print("the demo data is already there")
     else:

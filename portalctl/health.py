@@ -6,6 +6,8 @@ from typing import Any
 
 import requests
 
+from portalctl.stack import local_url
+
 # A relay further behind than this many events is not keeping up.
 RELAY_MAX_LAG = 10_000
 
@@ -13,9 +15,8 @@ RELAY_MAX_LAG = 10_000
 def check(service: str, config: dict[str, Any]) -> str | None:
     """None when healthy, else what is wrong."""
     if service == "gateway":
-        port = str(config.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000")).rsplit(":", 1)[-1]
         try:
-            answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=4)
+            answer = requests.get(f"{local_url(config['WEB_SERVER_ADDRESS'])}/healthz", timeout=4)
         except requests.RequestException as error:
             return str(error)
         return None if answer.status_code == 200 else f"/healthz answered {answer.status_code}"

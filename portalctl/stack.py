@@ -39,6 +39,16 @@ PROCESSES: dict[str, list[str]] = {
 }
 
 
+EVERY_INTERFACE = ("", "0.0.0.0")  # noqa: S104 - recognised, not bound to
+
+
+def local_url(address: str | int) -> str:
+    """Where a client on this machine reaches a server bound to ``address`` (Nameko's
+    ``[host:]port``; a server bound to every interface is reached on loopback)."""
+    host, _, port = str(address).rpartition(":")
+    return f"http://{host if host not in EVERY_INTERFACE else '127.0.0.1'}:{port}"
+
+
 @dataclass
 class Stack:
     env: dict[str, str]
@@ -50,7 +60,9 @@ class Stack:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.env.get('WEB_SERVER_ADDRESS', '127.0.0.1:8000')}"
+        """The gateway's address, which the stack must be given: never a guess at another
+        server (a stranger there would be sent the admin token)."""
+        return local_url(self.env["WEB_SERVER_ADDRESS"])
 
     def start(self, *names: str, extra_env: dict[str, str] | None = None) -> None:
         """Start the named processes (default: all); ``extra_env`` adds to the stack's."""
