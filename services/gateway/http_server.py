@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email import errors as email_errors
 from http import HTTPStatus
 from typing import Any
 
@@ -48,9 +49,14 @@ DEFAULT_HEAD_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 10.0
 # How long a refused client may go on sending before the connection is closed anyway.
 LINGER_SECONDS = 2.0
+READ_SIZE = 64 * 1024
 _DIGITS = re.compile(r"[0-9]{1,19}")
 # RFC 9110 field names: a token, so no whitespace before the colon.
 _FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# A header line without a colon (the parser takes it and what follows for a body), or an
+# empty field name: the parser drops what a proxy may have read. (The parser's complaints
+# about a multipart Content-Type without a body are no reason to refuse.)
+_HEADER_DEFECTS = (email_errors.MissingHeaderBodySeparatorDefect, email_errors.InvalidHeaderDefect)
 # What the standard library's parser sends an error page for, answered in the JSON shape.
 _PARSER_ERRORS = {
     HTTPStatus.BAD_REQUEST: ("bad_request", "the request line is malformed"),
@@ -152,7 +158,7 @@ class BoundedHttpProtocol(HttpOnlyProtocol):
     def _check_framing(self) -> None:
         """Refuse any header a proxy in front could read otherwise than this server does."""
         headers = self.headers
-        if headers.defects or any(
+        if any(isinstance(defect, _HEADER_DEFECTS) for defect in headers.defects) or any(
             not _FIELD_NAME.fullmatch(name) or "\n" in value or "\r" in value
             for name, value in headers.items()
         ):
@@ -215,9 +221,16 @@ class BoundedHttpProtocol(HttpOnlyProtocol):
                 raise too_large
             if request_input.content_length == 0:
                 return b""
+        pieces: list[bytes] = []
+        received = 0
         deadline = eventlet.Timeout(limits.body_seconds)
         try:
-            body = request_input.read(limits.max_body_bytes + 1)
+            # In pieces: memory grows with what arrives, not with what was announced.
+            while piece := request_input.read(min(READ_SIZE, limits.max_body_bytes + 1 - received)):
+                pieces.append(piece)
+                received += len(piece)
+                if received > limits.max_body_bytes:
+                    raise too_large
         except eventlet.Timeout as timeout:
             if timeout is not deadline:
                 raise
@@ -232,11 +245,9 @@ class BoundedHttpProtocol(HttpOnlyProtocol):
             raise ClientGone() from error
         finally:
             deadline.cancel()
-        if len(body) > limits.max_body_bytes:
-            raise too_large
-        if not request_input.chunked_input and len(body) < request_input.content_length:
+        if not request_input.chunked_input and received < request_input.content_length:
             raise ClientGone()
-        return body
+        return b"".join(pieces)
 
     def _refuse(self, refusal: Refusal) -> None:
         """Answer ``refusal`` in the gateway's error shape, then hang up."""

@@ -35,13 +35,13 @@ STALLED_BODY = (
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
-    """The stack's gateway address (host, port), and a client of its API."""
+    """The stack's gateway address (host, port), a client of its API, and the stack."""
     root = tmp_path_factory.mktemp("gateway_hostile_http")
     with api_stack(
         root, HTTP_HEAD_TIMEOUT=str(HEAD_TIMEOUT), HTTP_BODY_TIMEOUT=str(BODY_TIMEOUT)
     ) as (stack, api):
         host, port = stack.env["WEB_SERVER_ADDRESS"].rsplit(":", 1)
-        yield (host, int(port)), api
+        yield (host, int(port)), api, stack
 
 
 def connect(address: tuple[str, int], data: bytes = b"") -> socket.socket:
@@ -137,7 +137,7 @@ def test_stalled_clients_do_not_stop_the_gateway_answering_others(gateway):
     """Twenty clients stalled in their headers and twenty in an announced 100 KB body (twice
     the gateway's workers), kept up past the deadlines: everyone else is still answered,
     health checks, reads and writes alike, while the attack goes on."""
-    address, api = gateway
+    address, api, _ = gateway
     attack = Slowloris(address, count=20)
     try:
         until = time.monotonic() + HEAD_TIMEOUT + 2
@@ -168,7 +168,7 @@ def test_a_request_is_cut_at_its_deadline_however_slowly_it_trickles(gateway):
     """Stalled headers and stalled bodies are answered 408 at their deadline; a request
     that trickles a byte at a time is cut at the same deadline, not kept alive by it; an
     idle connection, fresh or kept alive after an answer, is closed without one."""
-    address, _ = gateway
+    address, _, _ = gateway
     started = time.monotonic()
     stalled_headers = connect(address, STALLED_HEADERS)
     stalled_body = connect(address, STALLED_BODY)
@@ -200,7 +200,7 @@ def test_a_request_is_cut_at_its_deadline_however_slowly_it_trickles(gateway):
 
 
 def test_keep_alive_and_a_chunked_body_still_work(gateway):
-    address, api = gateway
+    address, api, _ = gateway
     company_id = f"chunked-{uuid.uuid4().hex[:8]}"
     body = company_body(company_id)
     chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
@@ -222,7 +222,7 @@ def test_keep_alive_and_a_chunked_body_still_work(gateway):
 
 
 def test_expect_100_continue_is_honoured(gateway):
-    address, _ = gateway
+    address, _, _ = gateway
     company_id = f"continue-{uuid.uuid4().hex[:8]}"
     body = company_body(company_id)
     headers = (
@@ -242,7 +242,7 @@ def test_expect_100_continue_is_honoured(gateway):
 
 def test_a_body_announced_over_the_limit_is_refused_before_it_is_read(gateway):
     """Nothing of the body is sent: had the server waited for it, this would be a 408."""
-    address, _ = gateway
+    address, _, _ = gateway
     answer, body = exchange(
         address,
         request(
@@ -255,14 +255,14 @@ def test_a_body_announced_over_the_limit_is_refused_before_it_is_read(gateway):
 
 
 def test_expect_100_continue_over_the_limit_is_refused_without_a_continue(gateway):
-    address, _ = gateway
+    address, _, _ = gateway
     headers = f"Expect: 100-continue\r\nContent-Length: {10 * MAX_BODY_BYTES}\r\n"
     answer, body = exchange(address, request("POST", "/api/admin/companies", headers))
     assert_refused(answer, body, 413, "payload_too_large")
 
 
 def test_a_chunked_body_over_the_limit_is_refused(gateway):
-    address, _ = gateway
+    address, _, _ = gateway
     chunk = b"x" * 65536
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(17)) + b"0\r\n\r\n"
     headers = ADMIN_JSON + "Transfer-Encoding: chunked\r\n"
@@ -303,6 +303,7 @@ def smuggling_attempts() -> list:
         pytest.param(f"Content-Length : {length}\r\n", body, id="space-before-colon"),
         pytest.param(f"Content-Length:\r\n {length}\r\n", body, id="folded-header"),
         pytest.param(f"X-Note no colon\r\nContent-Length: {length}\r\n", body, id="no-colon"),
+        pytest.param(f": no name\r\nContent-Length: {length}\r\n", body, id="empty-name"),
     ]
 
 
@@ -310,7 +311,7 @@ def smuggling_attempts() -> list:
 def test_framing_a_proxy_could_read_otherwise_is_refused_and_nothing_is_done(
     gateway, headers, body
 ):
-    address, api = gateway
+    address, api, _ = gateway
     answer, answer_body = exchange(
         address, request("POST", "/api/admin/companies", ADMIN_JSON + headers, body)
     )
@@ -318,14 +319,23 @@ def test_framing_a_proxy_could_read_otherwise_is_refused_and_nothing_is_done(
     assert api.admin("GET", "/api/admin/companies/smuggled").status_code == 404
 
 
-def test_a_malformed_chunk_is_a_400(gateway):
-    address, _ = gateway
+def test_a_malformed_chunk_is_a_400_and_logged(gateway):
+    address, _, stack = gateway
     headers = ADMIN_JSON + "Transfer-Encoding: chunked\r\n"
     answer, body = exchange(
         address, request("POST", "/api/admin/companies", headers, b"zz\r\nabc\r\n0\r\n\r\n")
     )
     assert_refused(answer, body, 400, "bad_request")
     assert json.loads(body)["error"]["message"] == "the chunked body is malformed"
+    correlation_id = answer.getheader("X-Request-ID")
+    logged = [
+        json.loads(line)
+        for line in (stack.log_dir / "gateway.log").read_text().splitlines()
+        if correlation_id in line
+    ]
+    assert [(line["event"], line["status"], line["code"]) for line in logged] == [
+        ("http request refused", 400, "bad_request")
+    ]
 
 
 # what the server answers itself -------------------------------------------------------------
@@ -363,7 +373,7 @@ def test_a_malformed_chunk_is_a_400(gateway):
     ],
 )
 def test_the_servers_own_errors_are_json_with_the_security_headers(gateway, raw, status, code):
-    address, _ = gateway
+    address, _, _ = gateway
     answer, body = exchange(address, raw)
     assert_refused(answer, body, status, code)
     assert b"GARBAGE" not in body
