@@ -1,7 +1,7 @@
 """``portalctl run`` (what ``make run`` runs) with ``WEB_SERVER_ADDRESS`` set: it waits for
 readiness and seeds the demo at that address, and sends nothing to the default one, where a
 stranger may be listening (it would be sent the admin token). Like ``make run``, it keeps its
-secrets file and logs under the repository's ``var/``."""
+secrets file under the repository's ``var/``; its logs go to the test's directory."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_make_run_waits_and_seeds_at_the_configured_address_and_nowhere_else(tmp
     try:
         with fresh_vhost(BROKER_URI) as vhost_uri:
             process = subprocess.Popen(
-                [sys.executable, "-m", "portalctl", "run"],
+                [sys.executable, "-m", "portalctl", "run", "--log-dir", str(tmp_path / "logs")],
                 cwd=REPOSITORY,
                 env={
                     **os.environ,
