@@ -342,6 +342,7 @@ class Generator:
                     "creator_id": plan.creator.contact_id,
                     "participant_ids": [p.contact_id for p in participants],
                     "company_id": None if plan.no_company else plan.company.company_id,
+                    "company_chosen": True,
                     "conversation_id": conversation_id,
                 },
             ),

@@ -63,6 +63,18 @@ _TICKET_CREATED = _required(
     }
 )
 
+# Version 2 of TicketCreated and TicketCompanyAssigned records whether a teammate chose the
+# company (or "No company"); a version 1 event counts as the automatic rule's.
+_COMPANY_CHOSEN = {"company_chosen": {"type": "boolean", "required": True}}
+
+_TICKET_COMPANY_ASSIGNED = _required(
+    {
+        "ticket_id": f.ticket_id(),
+        "company_id": f.entity_id(nullable=True),
+        "previous_company_id": f.entity_id(nullable=True),
+    }
+)
+
 _EVENTS = [
     # identity
     EventType("ContactCreated", 1, "contact", _CONTACT_STATE),
@@ -132,6 +144,7 @@ _EVENTS = [
     ),
     # tickets
     EventType("TicketCreated", 1, "ticket", _TICKET_CREATED),
+    EventType("TicketCreated", 2, "ticket", {**_TICKET_CREATED, **_COMPANY_CHOSEN}),
     EventType(
         "TicketStateChanged",
         1,
@@ -160,17 +173,9 @@ _EVENTS = [
         "ticket",
         _required({"ticket_id": f.ticket_id(), "attributes": f.TICKET_ATTRIBUTES}),
     ),
+    EventType("TicketCompanyAssigned", 1, "ticket", _TICKET_COMPANY_ASSIGNED),
     EventType(
-        "TicketCompanyAssigned",
-        1,
-        "ticket",
-        _required(
-            {
-                "ticket_id": f.ticket_id(),
-                "company_id": f.entity_id(nullable=True),
-                "previous_company_id": f.entity_id(nullable=True),
-            }
-        ),
+        "TicketCompanyAssigned", 2, "ticket", {**_TICKET_COMPANY_ASSIGNED, **_COMPANY_CHOSEN}
     ),
     EventType(
         "TicketConversationLinked",

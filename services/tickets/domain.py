@@ -30,6 +30,9 @@ class Ticket:
     creator_id: str
     participant_ids: tuple[str, ...]
     company_id: str | None
+    # Whether a teammate chose the company (or "No company"): the automatic rule then no
+    # longer applies to this ticket.
+    company_chosen: bool
     conversation_id: str | None
     created_at: str
     updated_at: str
@@ -58,12 +61,18 @@ def stream_of(ticket_id: int) -> str:
     return f"ticket-{ticket_id}"
 
 
+def _chosen(data: dict) -> dict:
+    """Whether the event's company was a teammate's choice; an event written before this was
+    recorded (schema version 1) counts as the automatic rule's."""
+    return {"company_chosen": data.get("company_chosen", False)}
+
+
 def _created(event: RecordedEvent) -> Ticket:
     """The ticket a TicketCreated describes: its payload names the ticket's own fields."""
     data = event.payload
     lists = {name: tuple(data[name]) for name in ("attributes", "participant_ids")}
     return Ticket(
-        **{**data, **lists},
+        **{**data, **lists, **_chosen(data)},
         created_at=event.occurred_at,
         updated_at=event.occurred_at,
         version=event.stream_version,
@@ -80,7 +89,7 @@ def _changes(event: RecordedEvent) -> dict:
     if event.type == "TicketAttributesChanged":
         return {"attributes": tuple(data["attributes"])}
     if event.type == "TicketCompanyAssigned":
-        return {"company_id": data["company_id"]}
+        return {"company_id": data["company_id"], **_chosen(data)}
     if event.type == "TicketConversationLinked":
         return {
             "conversation_id": data["conversation_id"],
@@ -180,12 +189,29 @@ def chosen_company(command: dict, choices: list[str]) -> str | None:
     if "company_id" not in command:
         return automatic_company(choices)
     company_id = command["company_id"]
+    check_choice(company_id, choices)
+    return company_id
+
+
+def check_choice(company_id: str | None, choices: list[str]) -> None:
+    """A teammate picks "No company" or one of the choices."""
     if company_id is not None and company_id not in choices:
         raise ValidationFailed(
             f"company {company_id} is not a company of the ticket's participants",
             {"company_id": f"must be one of: {', '.join(choices) or 'none (No company only)'}"},
         )
-    return company_id
+
+
+def _company_assigned(ticket: Ticket, company_id: str | None, chosen: bool) -> Decision:
+    return (
+        "TicketCompanyAssigned",
+        {
+            "ticket_id": ticket.ticket_id,
+            "company_id": company_id,
+            "previous_company_id": ticket.company_id,
+            "company_chosen": chosen,
+        },
+    )
 
 
 # Commands ----------------------------------------------------------------------------------
@@ -219,6 +245,8 @@ def open_ticket(
                 "creator_id": creator_id,
                 "participant_ids": participant_ids,
                 "company_id": company_id,
+                # Present in the command, even as null ("No company"): a teammate's choice.
+                "company_chosen": "company_id" in command,
                 "conversation_id": conversation_id,
             },
         )
@@ -249,7 +277,8 @@ def needs_company_choices(ticket: Ticket, command: dict) -> bool:
 
 
 def update_ticket(ticket: Ticket, command: dict, choices: list[str]) -> list[Decision]:
-    """Only what changes: setting a field to its current value emits nothing."""
+    """Only what changes: setting a field to its current value emits nothing, except that
+    setting the company the automatic rule gave records it as the teammate's choice."""
     number = ticket.ticket_id
     decisions: list[Decision] = []
     if "state" in command and command["state"] != ticket.state:
@@ -275,17 +304,13 @@ def update_ticket(ticket: Ticket, command: dict, choices: list[str]) -> list[Dec
                     {"ticket_id": number, "attributes": command["attributes"]},
                 )
             )
-    if "company_id" in command and command["company_id"] != ticket.company_id:
-        decisions.append(
-            (
-                "TicketCompanyAssigned",
-                {
-                    "ticket_id": number,
-                    "company_id": chosen_company(command, choices),
-                    "previous_company_id": ticket.company_id,
-                },
-            )
-        )
+    if "company_id" in command:
+        company_id = command["company_id"]
+        if company_id != ticket.company_id:
+            check_choice(company_id, choices)
+        # Confirming the company the automatic rule gave makes it the teammate's choice.
+        if company_id != ticket.company_id or not ticket.company_chosen:
+            decisions.append(_company_assigned(ticket, company_id, chosen=True))
     return decisions
 
 
@@ -301,9 +326,10 @@ def link_conversation(
 ) -> list[Decision]:
     """Link a ticket to a conversation: its participants join the ticket's.
 
-    A ticket keeps the company it has. A ticket without one gets the automatic choice when
-    the united participants make exactly one company. Linking again to the same conversation
-    changes nothing; a ticket has at most one conversation."""
+    A company (or "No company") a teammate chose stays. Otherwise the automatic rule is
+    applied again over the united participants, so a ticket whose participants now make
+    several companies goes back to "No company" until a teammate picks one. Linking again
+    to the same conversation changes nothing; a ticket has at most one conversation."""
     if ticket.conversation_id == conversation_id:
         return []
     if ticket.conversation_id is not None:
@@ -313,20 +339,17 @@ def link_conversation(
         )
     participants = linked_participants(ticket, conversation_participants)
     decisions = [_linked(ticket.ticket_id, conversation_id, participants)]
-    if ticket.company_id is None:
+    if not ticket.company_chosen:
         company_id = automatic_company(company_choices(participants, companies_of))
-        if company_id is not None:
-            decisions.append(
-                (
-                    "TicketCompanyAssigned",
-                    {
-                        "ticket_id": ticket.ticket_id,
-                        "company_id": company_id,
-                        "previous_company_id": None,
-                    },
-                )
-            )
+        if company_id != ticket.company_id:
+            decisions.append(_company_assigned(ticket, company_id, chosen=False))
     return decisions
+
+
+def link_needs_companies(ticket: Ticket) -> bool:
+    """Whether linking a (new) conversation applies the automatic rule, which needs the
+    companies of the united participants."""
+    return not ticket.company_chosen and ticket.conversation_id is None
 
 
 def next_ticket_number(exists: Callable[[int], bool]) -> int:

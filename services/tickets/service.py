@@ -87,7 +87,7 @@ class TicketsService(WriteService):
         def decide(history: list[RecordedEvent]) -> list[Decision]:
             ticket = domain.existing_ticket(history, ticket_id)
             companies_of = {}
-            if ticket.company_id is None and ticket.conversation_id is None:
+            if domain.link_needs_companies(ticket):
                 participants = domain.linked_participants(ticket, conversation["participant_ids"])
                 companies_of = self.companies.companies_of_contacts(participants)
             return domain.link_conversation(
@@ -115,12 +115,14 @@ class TicketsService(WriteService):
 
     @rpc
     def company_choices(self, ticket_id: int) -> dict:
-        """The options of the teammates' company dropdown, and the current company."""
+        """The options of the teammates' company dropdown, the current company, and whether a
+        teammate chose it (``False``: the automatic rule did)."""
         validate(commands.TICKET_ID, {"ticket_id": ticket_id}, "ticket id")
         ticket = self._ticket(ticket_id)
         return {
             "choices": self._company_choices(ticket.participant_ids),
             "company_id": ticket.company_id,
+            "company_chosen": ticket.company_chosen,
         }
 
     @rpc

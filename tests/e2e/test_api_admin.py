@@ -200,7 +200,7 @@ def test_a_ticket_takes_its_creators_only_company_and_can_be_updated(api):
         None,
     )
     choices = api.admin_ok("GET", f"/api/admin/tickets/{ticket['id']}/company-choices")
-    assert choices == {"choices": [company_id], "company_id": None}
+    assert choices == {"choices": [company_id], "company_id": None, "company_chosen": True}
 
 
 def test_a_company_outside_the_choices_is_refused(platform):
@@ -329,6 +329,36 @@ def test_a_ticket_is_linked_to_a_conversation(api):
         json={"conversation_id": conversation["id"]},
     )
     assert linked["conversation_id"] == conversation["id"]
+
+
+def test_linking_a_conversation_keeps_the_company_or_no_company_a_teammate_chose(api):
+    ann, dee, cid = contact(api, "Ann"), contact(api, "Dee"), contact(api, "Cid")
+    acme, _globex = company(api, ann), company(api, dee)
+
+    def new_ticket(creator: str, **fields) -> int:
+        body = {"type": "Bug", "title": "Link me", "creator_id": creator, **fields}
+        return api.admin_ok("POST", "/api/admin/tickets", json=body)["id"]
+
+    def link(ticket_id: int, user_id: str) -> dict:
+        body = {"user_id": user_id, "body": "Same problem here"}
+        conversation = api.admin_ok("POST", "/api/admin/conversations", json=body)
+        path = f"/api/admin/tickets/{ticket_id}/conversation"
+        return api.admin_ok("POST", path, json={"conversation_id": conversation["id"]})
+
+    def choices(ticket_id: int) -> dict:
+        return api.admin_ok("GET", f"/api/admin/tickets/{ticket_id}/company-choices")
+
+    automatic, confirmed, no_company = new_ticket(ann), new_ticket(ann), new_ticket(cid)
+    assert choices(automatic) == {"choices": [acme], "company_id": acme, "company_chosen": False}
+    api.admin_ok("PATCH", f"/api/admin/tickets/{confirmed}", json={"company_id": acme})
+    api.admin_ok("PATCH", f"/api/admin/tickets/{no_company}", json={"company_id": None})
+    # Dee's conversation brings a second company; Ann's would bring the only one.
+    assert link(automatic, dee)["company_id"] is None
+    assert link(confirmed, dee)["company_id"] == acme
+    assert link(no_company, ann)["company_id"] is None
+    assert choices(automatic)["company_chosen"] is False
+    assert choices(confirmed)["company_chosen"] is True
+    assert choices(no_company) == {"choices": [acme], "company_id": None, "company_chosen": True}
 
 
 def test_an_unknown_conversation_is_not_found(platform):

@@ -187,6 +187,7 @@ def test_company_choices_are_the_participants_companies(rpc):
     assert rpc.tickets.company_choices(ticket["id"]) == {
         "choices": ["acme", "globex"],
         "company_id": None,
+        "company_chosen": False,
     }
 
 
@@ -225,7 +226,7 @@ def test_an_update_appends_only_what_changed(rpc, store):
 
 
 def test_an_update_that_changes_nothing_appends_nothing(rpc, unchanged):
-    ticket = new_ticket(rpc, creator_id="ann")
+    ticket = new_ticket(rpc, creator_id="ann", company_id="acme")
     with unchanged:
         same = rpc.tickets.update_ticket(
             ticket["id"], {"state": "submitted", "title": ticket["title"], "company_id": "acme"}
@@ -343,6 +344,31 @@ def test_linking_keeps_an_assigned_company(rpc):
     conversation = conversation_of(rpc, "ann")
     linked = rpc.tickets.link_conversation(ticket["id"], {"conversation_id": conversation["id"]})
     assert linked["company_id"] == "globex"
+
+
+def test_linking_keeps_no_company_a_teammate_chose(rpc, store):
+    ticket = new_ticket(rpc, creator_id="cid", company_id=None)
+    conversation = conversation_of(rpc, "ann")
+    linked = rpc.tickets.link_conversation(ticket["id"], {"conversation_id": conversation["id"]})
+    assert (linked["participant_ids"], linked["company_id"]) == (["cid", "ann"], None)
+    assert ticket_events(store, ticket["id"]) == ["TicketCreated", "TicketConversationLinked"]
+
+
+def test_linking_applies_the_rule_again_until_a_teammate_confirms_the_company(rpc, store):
+    automatic, confirmed = new_ticket(rpc, creator_id="ann"), new_ticket(rpc, creator_id="ann")
+    assert rpc.tickets.company_choices(confirmed["id"])["company_chosen"] is False
+    rpc.tickets.update_ticket(confirmed["id"], {"company_id": "acme"})
+    assert rpc.tickets.company_choices(confirmed["id"]) == {
+        "choices": ["acme"],
+        "company_id": "acme",
+        "company_chosen": True,
+    }
+    assert ticket_events(store, confirmed["id"]) == ["TicketCreated", "TicketCompanyAssigned"]
+    for ticket in (automatic, confirmed):
+        conversation = conversation_of(rpc, "dee")  # of Globex: two companies now
+        rpc.tickets.link_conversation(ticket["id"], {"conversation_id": conversation["id"]})
+    assert rpc.tickets.get_ticket(automatic["id"])["company_id"] is None
+    assert rpc.tickets.get_ticket(confirmed["id"])["company_id"] == "acme"
 
 
 def test_a_conversation_links_to_one_ticket_and_a_ticket_to_one_conversation(rpc, unchanged):

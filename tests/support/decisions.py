@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from kernel.contracts.envelope import ENVELOPE_SCHEMA, Decision, RecordedEvent, check_payload
+from kernel.contracts.events import LATEST_VERSION
 from kernel.contracts.validation import validate
 
 FIRST_DAY = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -17,7 +18,7 @@ def checked(stream_id: str, decisions: list[Decision]) -> list[Decision]:
     """``decisions``, each checked against its contract, so a test cannot pass on an event
     the store would refuse."""
     for event_type, payload in decisions:
-        check_payload(stream_id, event_type, 1, payload)
+        check_payload(stream_id, event_type, LATEST_VERSION[event_type], payload)
     return decisions
 
 
@@ -32,7 +33,7 @@ def history(stream_id: str, *decisions: Decision) -> list[RecordedEvent]:
             stream_id,
             version,
             event_type,
-            1,
+            LATEST_VERSION[event_type],
             (FIRST_DAY + timedelta(days=version - 1)).isoformat(timespec="microseconds"),
             None,
             None,

@@ -109,6 +109,7 @@ class History:
             "creator_id": creator_id,
             "participant_ids": participant_ids or [creator_id],
             "company_id": company_id,
+            "company_chosen": True,
             "conversation_id": conversation_id,
         }
         return self.add(f"ticket-{ticket_id}", "TicketCreated", payload)
@@ -129,6 +130,7 @@ class History:
             "ticket_id": ticket_id,
             "company_id": company_id,
             "previous_company_id": previous,
+            "company_chosen": True,
         }
         return self.add(f"ticket-{ticket_id}", "TicketCompanyAssigned", payload)
 

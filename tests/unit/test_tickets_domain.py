@@ -9,6 +9,7 @@ import itertools
 import pytest
 
 from kernel.contracts import fields as f
+from kernel.contracts.envelope import check_payload
 from kernel.errors import Conflict, NotFound, ValidationFailed
 from services.tickets import domain
 from tests.support.decisions import checked, history
@@ -52,6 +53,7 @@ def test_a_new_ticket_has_the_defaults_and_the_creator_as_first_participant():
         "creator_id": "ann",
         "participant_ids": ["ann", "cid"],
         "company_id": None,
+        "company_chosen": True,
         "conversation_id": None,
     }
 
@@ -141,17 +143,17 @@ def test_a_ticket_from_a_conversation_is_created_and_linked_in_one_decision():
 )
 def test_an_absent_company_follows_the_automatic_rule(creator, others, expected):
     [(_, payload)] = opened({"type": "Bug", "title": "t", "participant_ids": others}, creator)
-    assert payload["company_id"] == expected
+    assert (payload["company_id"], payload["company_chosen"]) == (expected, False)
 
 
 def test_a_null_company_means_no_company_even_with_one_choice():
     [(_, payload)] = opened({"type": "Bug", "title": "t", "company_id": None}, "ann")
-    assert payload["company_id"] is None
+    assert (payload["company_id"], payload["company_chosen"]) == (None, True)
 
 
 def test_a_company_among_the_choices_is_kept():
     [(_, payload)] = opened({"type": "Bug", "title": "t", "company_id": GLOBEX}, "bob")
-    assert payload["company_id"] == GLOBEX
+    assert (payload["company_id"], payload["company_chosen"]) == (GLOBEX, True)
 
 
 def test_a_company_outside_the_choices_is_refused():
@@ -185,7 +187,12 @@ def test_folding_applies_every_change_and_tracks_the_times():
         ),
         (
             "TicketCompanyAssigned",
-            {"ticket_id": 7, "company_id": ACME, "previous_company_id": None},
+            {
+                "ticket_id": 7,
+                "company_id": ACME,
+                "previous_company_id": None,
+                "company_chosen": True,
+            },
         ),
         (
             "TicketConversationLinked",
@@ -207,6 +214,7 @@ def test_folding_applies_every_change_and_tracks_the_times():
         "updated_at": "2026-03-06T10:00:00.000000+00:00",
     }
     assert domain.fold(history).version == 6
+    assert domain.fold(history).company_chosen
 
 
 def test_an_unknown_ticket_is_not_found():
@@ -256,16 +264,43 @@ def test_attributes_change_as_a_whole_and_only_when_different():
     assert error.value.fields == {"attributes": "duplicate names: Severity"}
 
 
+def assigned(company_id, previous, chosen: bool = True):
+    return (
+        "TicketCompanyAssigned",
+        {
+            "ticket_id": 7,
+            "company_id": company_id,
+            "previous_company_id": previous,
+            "company_chosen": chosen,
+        },
+    )
+
+
 def test_the_company_can_be_set_to_a_choice_or_cleared():
     current = ticket(company_id=None)
     assert valid(domain.update_ticket(current, {"company_id": ACME}, [ACME, GLOBEX])) == [
-        ("TicketCompanyAssigned", {"ticket_id": 7, "company_id": ACME, "previous_company_id": None})
+        assigned(ACME, None)
     ]
     current = ticket(company_id=ACME)
-    assert valid(domain.update_ticket(current, {"company_id": None}, [])) == [
-        ("TicketCompanyAssigned", {"ticket_id": 7, "company_id": None, "previous_company_id": ACME})
-    ]
+    assert valid(domain.update_ticket(current, {"company_id": None}, [])) == [assigned(None, ACME)]
     assert domain.update_ticket(current, {"company_id": ACME}, []) == []
+
+
+def test_an_update_that_sets_the_company_makes_it_the_teammates_choice():
+    # Given ann's ticket, whose one company the automatic rule selected
+    automatic = ticket()
+    assert (automatic.company_id, automatic.company_chosen) == (ACME, False)
+    # When a teammate sets that same company, or No company
+    confirmed = valid(domain.update_ticket(automatic, {"company_id": ACME}, []))
+    cleared = valid(domain.update_ticket(automatic, {"company_id": None}, []))
+    # Then each is recorded as their choice, and a later link keeps it
+    assert confirmed == [assigned(ACME, ACME)]
+    assert cleared == [assigned(None, ACME)]
+    for decision in (confirmed, cleared):
+        chosen = domain.fold(recorded(*opened({"type": "Bug", "title": "Broken"}), *decision))
+        assert chosen.company_chosen
+        linked = domain.link_conversation(chosen, "conv-1", ["cid"], COMPANIES)
+        assert [event_type for event_type, _ in linked] == ["TicketConversationLinked"]
 
 
 def test_a_company_outside_the_choices_is_refused_on_update():
@@ -321,18 +356,58 @@ def test_linking_gives_a_ticket_without_company_the_automatic_choice():
     current = domain.fold(recorded(*opened({"type": "Bug", "title": "t"}, "cid")))
     assert current.company_id is None
     decisions = valid(domain.link_conversation(current, "conv-1", ["ann"], COMPANIES))
-    assert decisions[1] == (
-        "TicketCompanyAssigned",
-        {"ticket_id": 7, "company_id": ACME, "previous_company_id": None},
+    assert decisions[1] == assigned(ACME, None, chosen=False)
+
+
+def test_linking_applies_the_automatic_rule_again_over_an_automatic_company():
+    # Given ann's ticket with Acme selected automatically
+    current = ticket()
+    assert (current.company_id, current.company_chosen) == (ACME, False)
+    # When it is linked to a conversation with dee, of Globex
+    decisions = valid(domain.link_conversation(current, "conv-1", ["dee"], COMPANIES))
+    # Then two companies mean No company until a teammate picks one
+    assert decisions[1] == assigned(None, ACME, chosen=False)
+    after = domain.fold(recorded(*opened({"type": "Bug", "title": "Broken"}), *decisions))
+    assert (after.company_id, after.company_chosen) == (None, False)
+
+
+def test_linking_keeps_a_company_a_teammate_chose():
+    # Given ann's ticket on which a teammate chose Acme
+    current = ticket(company_id=ACME)
+    # When it is linked to a conversation with dee, of Globex
+    decisions = valid(domain.link_conversation(current, "conv-1", ["dee"], COMPANIES))
+    # Then Acme stays
+    assert [event_type for event_type, _ in decisions] == ["TicketConversationLinked"]
+
+
+def test_linking_keeps_no_company_a_teammate_chose():
+    # Given cid's ticket (no company) on which a teammate chose No company
+    current = domain.fold(
+        recorded(*opened({"type": "Bug", "title": "t", "company_id": None}, "cid"))
     )
+    # When it is linked to a conversation with ann, of Acme only
+    decisions = valid(domain.link_conversation(current, "conv-1", ["ann"], COMPANIES))
+    # Then the one company is not selected over the teammate's No company
+    assert [event_type for event_type, _ in decisions] == ["TicketConversationLinked"]
 
 
-def test_linking_keeps_a_chosen_company_and_leaves_several_choices_to_a_teammate():
-    with_company = ticket(company_id=ACME)
-    assert len(domain.link_conversation(with_company, "conv-1", ["dee"], COMPANIES)) == 1
-    without = ticket(company_id=None)
-    several = domain.link_conversation(without, "conv-1", ["dee"], COMPANIES)
+def test_linking_leaves_several_companies_to_a_teammate():
+    current = domain.fold(recorded(*opened({"type": "Bug", "title": "t"}, "cid")))
+    several = domain.link_conversation(current, "conv-1", ["bob"], COMPANIES)
     assert [event_type for event_type, _ in several] == ["TicketConversationLinked"]
+
+
+def test_a_company_from_before_choices_were_recorded_counts_as_automatic():
+    # Given a ticket stored as version 1, with no record of who chose its company
+    [(_, payload)] = opened({"type": "Bug", "title": "t", "company_id": ACME})
+    del payload["company_chosen"]
+    old = [event._replace(schema_version=1) for event in recorded(("TicketCreated", payload))]
+    check_payload("ticket-7", "TicketCreated", 1, old[0].payload)
+    current = domain.fold(old)
+    assert (current.company_id, current.company_chosen) == (ACME, False)
+    # When it is linked to a conversation with dee, of Globex, the automatic rule applies
+    decisions = valid(domain.link_conversation(current, "conv-1", ["dee"], COMPANIES))
+    assert decisions[1] == assigned(None, ACME, chosen=False)
 
 
 def test_linking_again_to_the_same_conversation_changes_nothing():
