@@ -118,7 +118,7 @@ def start_and_watch(stack: Stack, config: dict, store_was_empty: bool) -> None:
     with_demo = os.environ.get("PORTAL_DEMO", "1") != "0"
     if with_demo and store_was_empty:
         print("seeding demo data into the empty store", flush=True)
-        demo.seed()
+        demo.seed(open_event_store(config))
     print(f"\nThe portal is up at {stack.base_url}/")
     print(f"Admin token (Authorization: Bearer ...): {config['PORTAL_ADMIN_TOKEN']}")
     if with_demo:
@@ -157,7 +157,7 @@ def seed(_args: argparse.Namespace) -> None:
     if demo.seeded():
         print("the demo data is already there")
     else:
-        demo.seed()
+        demo.seed(open_event_store(config))
         print("demo data seeded")
     for who, link in demo.links():
         print(f"  {who}:\n    {link}")
