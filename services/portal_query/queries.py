@@ -176,6 +176,9 @@ def visible_conversation(view: View, user_id: str, conversation_id: str) -> Conv
 
 
 def portal_me(view: View, user_id: str) -> dict[str, Any]:
+    """The user, their companies, the settings the page follows, and whether the visibility
+    conditions restrict them to the tickets they created (the rule their list is filtered
+    by, so the page says what it shows instead of guessing)."""
     contact = require_access(view, user_id)
     model = view.model
     return {
@@ -183,6 +186,9 @@ def portal_me(view: View, user_id: str) -> dict[str, Any]:
         "companies": [
             {"id": c, "name": model.companies[c]} for c in portal_companies(model, user_id)
         ],
+        "restricted_to_own_tickets": portal_access.restricted(
+            portal_user(model, user_id), model.settings.visibility_conditions
+        ),
         "settings": {"preview_enabled": model.settings.preview_enabled},
     }
 

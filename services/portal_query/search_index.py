@@ -13,7 +13,7 @@ by date and sorting 10,000 tickets is vectorized. A new sortable column is one e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,14 +26,13 @@ from services.portal_query.token_cache import conversation_words
 
 FIELDS = ("title", "description", "conversation")
 STATE_ORDER = {state: order for order, state in enumerate(TICKET_STATES)}
-# Rank of a search hit by where it matched, best first.
-RANK_ID, RANK_TITLE, RANK_DESCRIPTION, RANK_CONVERSATION, RANK_SPREAD = range(5)
-RANK_LOCATION = {
-    RANK_ID: "title",
-    RANK_TITLE: "title",
-    RANK_DESCRIPTION: "description",
-    RANK_CONVERSATION: "conversation",
+# Rank of a search hit, best first: named by its ID; then by the best place holding any
+# query word (title, description, conversation), all the words in that place before some.
+RANK_ID = 0
+RANK_LOCATION = {RANK_ID: "title"} | {
+    1 + 2 * place + some: field for place, field in enumerate(FIELDS) for some in (0, 1)
 }
+"""Where each rank found its best match (the preview is taken from there)."""
 PREFIX_CACHE_SIZE = 4096
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -58,10 +57,28 @@ def bits_of(slots: list[int], size: int) -> int:
     return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
 
 
-def mask_of(bits: int, size: int) -> np.ndarray:
-    """``bits`` as a boolean array of ``size`` slots."""
-    raw = np.frombuffer(bits.to_bytes((size + 7) // 8 or 1, "little"), np.uint8)
-    return np.unpackbits(raw, count=size, bitorder="little").astype(bool)
+def masks_of(bitsets: Sequence[int], size: int) -> np.ndarray:
+    """``bitsets`` as the rows of a 0/1 ``uint8`` array of ``size`` slots, unpacked at once."""
+    width = (size + 7) // 8 or 1
+    raw = np.frombuffer(b"".join(bits.to_bytes(width, "little") for bits in bitsets), np.uint8)
+    return np.unpackbits(raw.reshape(len(bitsets), width), axis=1, count=size, bitorder="little")
+
+
+def first_holders(bitsets: Sequence[int], size: int) -> np.ndarray:
+    """For each of ``size`` slots, the index of the first of ``bitsets`` holding it (0 where
+    none does). Why not one mask per bitset: the binary digits of the index are gathered
+    as bitsets with big-int operations first, so 7 bitsets unpack as 3 rows, and the
+    index of every slot is a sum of shifted rows."""
+    digits = [0] * max(1, (len(bitsets) - 1).bit_length())
+    seen = 0
+    for index, bits in enumerate(bitsets):
+        first = bits & ~seen
+        seen |= bits
+        for digit in range(len(digits)):
+            if index >> digit & 1:
+                digits[digit] |= first
+    shifts = np.arange(len(digits), dtype=np.uint8)[:, None]
+    return (masks_of(digits, size) << shifts).sum(axis=0, dtype=np.int8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,17 +408,20 @@ class Partition:
                 keep = (values[slots] <= high) & (True if keep is None else keep)
         if keep is not None:
             slots = slots[keep]
-        ranks = np.full(len(slots), RANK_SPREAD, dtype=np.int8)
-        for rank in reversed(range(len(levels))):
-            if levels[rank]:
-                ranks[mask_of(levels[rank], self.size)[slots]] = rank
+        if levels:
+            ranks = first_holders(levels, self.size)[slots]
+        else:
+            ranks = np.zeros(len(slots), dtype=np.int8)
         return self.sort_keys.take(slots, ranks)
 
     def _match(self, bits: int, query: SearchQuery) -> tuple[int, tuple[int, ...]]:
-        """The tickets where every word matches somewhere, and, per rank, those where all
-        words match by id, in the title, the description or the conversation."""
+        """The tickets where every word matches somewhere, and the tickets of each rank
+        (see :data:`RANK_LOCATION`): those named by id, then per field those holding all
+        the words there and those holding some. A match ranks by the first level it is in;
+        it is in one at least (a match holding no word in any field was named by its id)."""
         by_id = self.id_bits(query.ticket_ids)
-        in_field = [bits, bits, bits]
+        all_in_field = [bits, bits, bits]
+        any_in_field = [0, 0, 0]
         anywhere = bits
         numbers = {str(ticket_id) for ticket_id in query.ticket_ids}
         per_word = [self.word_bits(word) for word in query.exact_words]
@@ -412,8 +432,12 @@ class Partition:
                 word_anywhere |= by_id
             anywhere &= word_anywhere
             for field in range(3):
-                in_field[field] &= fields[field]
-        return anywhere, (anywhere & by_id, *(anywhere & found for found in in_field))
+                all_in_field[field] &= fields[field]
+                any_in_field[field] |= fields[field]
+        levels = [anywhere & by_id]
+        for all_here, any_here in zip(all_in_field, any_in_field, strict=True):
+            levels += [anywhere & all_here, anywhere & any_here]
+        return anywhere, tuple(levels)
 
     def visible_to(self, creator_id: str | None) -> int:
         """Every ticket, or only those ``creator_id`` created (visibility conditions)."""

@@ -69,6 +69,9 @@ class AdminApi:
     def preview_enabled(self, enabled: bool) -> None:
         self.call("PUT", "/api/admin/portal/settings", {"preview_enabled": enabled})
 
+    def visibility_conditions(self, conditions: list[dict]) -> None:
+        self.call("PUT", "/api/admin/portal/settings", {"visibility_conditions": conditions})
+
     def wait_until_projected(self, ticket_count: int, timeout: float = 20.0) -> None:
         """Until the read side lists ``ticket_count`` tickets (it is eventually consistent)."""
         deadline = time.monotonic() + timeout

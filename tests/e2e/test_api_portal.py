@@ -309,6 +309,7 @@ def test_me_answers_the_user_their_companies_and_the_settings(world):
     me = world["api"].call("GET", "/api/portal/me", session=world["sessions"]["ann"]).json()
     assert me["user"]["id"] == "ann"
     assert [company["id"] for company in me["companies"]] == ["acme"]
+    assert me["restricted_to_own_tickets"] is False
     assert me["settings"]["preview_enabled"] is True
 
 
@@ -479,6 +480,31 @@ def test_visibility_conditions_restrict_matching_users_to_their_own_tickets(worl
     finally:
         api.admin_ok("PUT", "/api/admin/portal/settings", json={"visibility_conditions": []})
         eventually(lambda: portal_list(api, session)["total"] == 2)
+
+
+def test_me_says_who_a_visibility_condition_restricts_to_their_own_tickets(world):
+    # given: bob is a member, ann an admin, and no condition yet
+    api, sessions = world["api"], world["sessions"]
+
+    def restricted(user: str) -> bool:
+        answer = api.call("GET", "/api/portal/me", session=sessions[user])
+        assert answer.status_code == 200, answer.text
+        return answer.json()["restricted_to_own_tickets"]
+
+    assert (restricted("ann"), restricted("bob")) == (False, False)
+
+    # when: the teammates restrict members
+    condition = {"attribute": "role", "operator": "eq", "value": "member"}
+    api.admin_ok("PUT", "/api/admin/portal/settings", json={"visibility_conditions": [condition]})
+    try:
+        # then: bob is told so, and his list holds only the ticket he created; ann is not
+        eventually(lambda: restricted("bob"))
+        assert portal_list(api, sessions["bob"])["total"] == 1
+        assert restricted("ann") is False
+        assert portal_list(api, sessions["ann"])["total"] == 2
+    finally:
+        api.admin_ok("PUT", "/api/admin/portal/settings", json={"visibility_conditions": []})
+        eventually(lambda: not restricted("bob"))
 
 
 # tenant isolation -------------------------------------------------------------------------

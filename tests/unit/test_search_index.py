@@ -8,7 +8,13 @@ from services.portal_query import queries
 from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.queries import View
 from services.portal_query.read_model import ReadModel
-from services.portal_query.search_index import SearchIndex, bits_of, mask_of, slots_of
+from services.portal_query.search_index import (
+    SearchIndex,
+    bits_of,
+    first_holders,
+    masks_of,
+    slots_of,
+)
 from tests.support.portal_events import History, query
 
 NOW = 1_900_000_000.0
@@ -101,6 +107,13 @@ def test_bitset_helpers_round_trip():
     bits = bits_of(slots, 201)
 
     assert slots_of(bits).tolist() == slots
-    assert mask_of(bits, 201).nonzero()[0].tolist() == slots
+    assert masks_of([bits], 201)[0].nonzero()[0].tolist() == slots
+    assert masks_of([0, bits], 201).sum(axis=1).tolist() == [0, len(slots)]
     assert bits_of(slots[:2], 10) == 0b1001
     assert slots_of(0).tolist() == []
+
+
+def test_first_holders_gives_each_slot_the_first_bitset_that_holds_it():
+    bitsets = [0b0000_0100, 0b0000_0110, 0, 0b1000_0001, 0b0000_0011, 0, 0, 0b0111_1111]
+
+    assert first_holders(bitsets, 9).tolist() == [3, 1, 0, 7, 7, 7, 7, 3, 0]

@@ -68,16 +68,121 @@ def test_a_ticket_id_matches_with_or_without_hash_and_ranks_first():
     assert ids(search(view, "#42 answer")) == [42]
 
 
-def test_ranking_title_then_description_then_conversation_then_spread():
+def test_words_spread_over_title_and_description_outrank_a_conversation_only_match():
+    # given: the words split between title and description, then two newer tickets
+    # holding both words in their description or only in their conversation
     h = world()
-    h.conversation("c1", "ann", "the printer jams")
-    h.ticket(1, "acme", title="help", conversation_id="c1")  # conversation
-    h.ticket(2, "acme", title="help", description="printer jams")  # description
-    h.ticket(3, "acme", title="printer", description="it jams")  # spread over fields
-    h.ticket(4, "acme", title="Printer jams again")  # title
-    view = h.view()
+    h.ticket(1, "acme", title="printer", description="it jams")
+    h.conversation("c2", "ann", "the printer jams")
+    h.ticket(2, "acme", title="help", conversation_id="c2")
+    h.ticket(3, "acme", title="help", description="printer jams")
 
-    assert ids(search(view, "printer jams")) == [4, 2, 1, 3]
+    # when
+    found = ids(search(h.view(), "printer jams"))
+
+    # then: the title hit first, then the description, then the conversation
+    assert found == [1, 3, 2]
+
+
+def test_any_word_in_the_title_outranks_all_words_in_the_description():
+    # given
+    h = world()
+    h.ticket(1, "acme", title="jams again", description="the printer")
+    h.ticket(2, "acme", title="help", description="printer jams")
+
+    # when
+    found = ids(search(h.view(), "printer jams"))
+
+    # then: the newer ticket has every word in one place, but none in its title
+    assert found == [1, 2]
+
+
+def test_any_word_in_the_description_outranks_all_words_in_the_conversation():
+    # given
+    h = world()
+    h.conversation("c1", "ann", "it jams")
+    h.ticket(1, "acme", title="help", description="printer", conversation_id="c1")
+    h.conversation("c2", "ann", "printer jams")
+    h.ticket(2, "acme", title="help", conversation_id="c2")
+
+    # when
+    found = ids(search(h.view(), "printer jams"))
+
+    # then
+    assert found == [1, 2]
+
+
+def test_in_the_same_best_place_all_words_there_come_first_then_newest():
+    # given: four title hits, two with both words in the title
+    h = world()
+    h.ticket(1, "acme", title="printer jams")
+    h.ticket(2, "acme", title="printer", description="jams")
+    h.ticket(3, "acme", title="Printer jams again")
+    h.ticket(4, "acme", title="jams", description="printer")
+
+    # when
+    found = ids(search(h.view(), "printer jams"))
+
+    # then
+    assert found == [3, 1, 4, 2]
+
+
+def test_an_update_reorders_hits_of_the_same_rank_but_not_across_ranks():
+    # given
+    h = world()
+    h.ticket(1, "acme", title="printer jams")
+    h.ticket(2, "acme", title="printer", description="jams")
+    h.ticket(3, "acme", title="printer jams")
+
+    # when: the oldest of each rank is updated last
+    h.state(1, "in_progress")
+    h.state(2, "in_progress")
+
+    # then
+    assert ids(search(h.view(), "printer jams")) == [1, 3, 2]
+
+
+def test_the_last_word_ranks_as_a_prefix_in_every_place():
+    # given
+    h = world()
+    h.ticket(1, "acme", title="Printer jammed")
+    h.ticket(2, "acme", title="printer", description="jelly")  # no word starts "jam"
+    h.ticket(3, "acme", title="help", description="printer jamming")
+    h.conversation("c4", "ann", "the jam is back")
+    h.ticket(4, "acme", title="printer", conversation_id="c4")
+
+    # when
+    found = ids(search(h.view(), "printer jam"))
+
+    # then: all in the title, some in the title (newest first), all in the description
+    assert found == [1, 4, 3]
+
+
+def test_accents_and_case_count_as_the_same_word_for_the_rank():
+    # given
+    h = world()
+    h.ticket(1, "acme", title="Café Crème")
+    h.conversation("c2", "ann", "CAFE CREME please")
+    h.ticket(2, "acme", title="order", conversation_id="c2")
+    h.ticket(3, "acme", title="café", description="crème brûlée")
+
+    # when / then: the last word also as a prefix, with or without its accent
+    assert ids(search(h.view(), "cafe creme")) == [1, 3, 2]
+    assert ids(search(h.view(), "CAFÉ CRÈM")) == [1, 3, 2]
+
+
+def test_a_ticket_named_by_id_still_ranks_before_title_hits():
+    # given
+    h = world()
+    h.conversation("c42", "ann", "the printer again")
+    h.ticket(42, "acme", title="Help", conversation_id="c42")
+    h.ticket(7, "acme", title="printer error 42")
+
+    # when
+    found = ids(search(h.view(), "#42 printer"))
+
+    # then
+    assert found == [42, 7]
 
 
 def test_ties_rank_newest_update_first_and_an_explicit_sort_wins():
@@ -164,6 +269,19 @@ def test_the_preview_comes_from_the_location_that_ranked_the_hit():
     assert shown["location"] == "description"
     assert shown["html"] == "The printer is on <mark>fire</mark> again"
     assert shown["author_name"] == "Ann Smith"
+
+
+def test_a_hit_spread_over_places_previews_its_best_place():
+    # given
+    h = world()
+    h.ticket(1, "acme", title="Printer", description="it jams on page two")
+
+    # when
+    (shown,) = preview(h.view(), "printer jams")
+
+    # then
+    assert shown["location"] == "title"
+    assert shown["html"] == "<mark>Printer</mark>"
 
 
 def test_a_conversation_preview_shows_the_part_with_most_matched_words_and_its_author():

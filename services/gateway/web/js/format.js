@@ -75,3 +75,25 @@ export function facetOptions(entries) {
 export function plural(count, one, many) {
   return `${count.toLocaleString()} ${count === 1 ? one : many}`;
 }
+
+/**
+ * What the portal lists for the signed-in user (`GET /api/portal/me`), in words: every
+ * ticket of their companies, or only the tickets they created there when the help desk's
+ * visibility conditions restrict them (the server says which; the page never guesses).
+ */
+export function portalScope(me) {
+  const names = new Intl.ListFormat("en", { style: "long", type: "conjunction" }).format(
+    me.companies.map((company) => company.name),
+  );
+  return me.restricted_to_own_tickets
+    ? {
+        summary: `Tickets you created at ${names}`,
+        caption: "Tickets you created",
+        banner: `Back to the customer portal: the tickets you created at ${names}`,
+      }
+    : {
+        summary: `All tickets of ${names}`,
+        caption: "Your company’s tickets",
+        banner: "Back to the customer portal: every ticket of your company",
+      };
+}

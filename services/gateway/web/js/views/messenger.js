@@ -4,7 +4,7 @@
  */
 import { api } from "../api.js";
 import { el, fromTemplate, keepingFocus, replaceChildren, slotFinder } from "../dom.js";
-import { stateBadge, ticketNumber, timeElement } from "../format.js";
+import { portalScope, stateBadge, ticketNumber, timeElement } from "../format.js";
 import { liveLoader } from "../live.js";
 import { conversationParts, joinButton } from "./conversation.js";
 
@@ -14,6 +14,7 @@ function messengerShell(root, app, heading) {
   slot("heading").textContent = heading;
   // The banner leads to the portal, so only users who may use the portal see it.
   slot("banner").hidden = !app.me;
+  if (app.me) slot("banner-text").textContent = portalScope(app.me).banner;
   root.replaceChildren(view);
   return slot;
 }

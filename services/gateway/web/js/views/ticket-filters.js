@@ -3,13 +3,17 @@
  * endpoint), and rows per page, kept in step with the list state the URL holds.
  */
 import { el, slotFinder } from "../dom.js";
-import { facetOptions, STATES } from "../format.js";
+import { facetOptions, portalScope, STATES } from "../format.js";
 import { FILTER_NAMES, PER_PAGE_CHOICES } from "../query.js";
 
-/** Fill the choices that do not depend on the tickets: states, companies, page sizes. */
-export function fillFixedChoices(view, companies) {
+/**
+ * Say whose tickets these are, and fill the choices that do not depend on the tickets:
+ * states, companies, page sizes (`me` is `GET /api/portal/me`).
+ */
+export function fillFixedChoices(view, me) {
+  const { companies } = me;
   const slot = slotFinder(view);
-  slot("companies").textContent = companiesLine(companies);
+  slot("companies").textContent = portalScope(me).summary;
   slot("company-field").hidden = companies.length <= 1;
   fillSelect(
     view.querySelector("#filter-state"),
@@ -66,11 +70,4 @@ function fillSelect(select, options, keepFirst = true) {
   const first = keepFirst ? select.options[0] : null;
   select.replaceChildren(...(first ? [first] : []));
   for (const option of options) select.append(el("option", { value: option.value }, option.label));
-}
-
-function companiesLine(companies) {
-  const names = companies.map((company) => company.name);
-  if (names.length === 0) return "";
-  const formatter = new Intl.ListFormat(undefined, { style: "long", type: "conjunction" });
-  return `All tickets of ${formatter.format(names)}`;
 }

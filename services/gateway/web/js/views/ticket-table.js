@@ -6,8 +6,11 @@ import { el, replaceChildren, slotFinder } from "../dom.js";
 import { plural } from "../format.js";
 import { isNarrowed, sortOf } from "../query.js";
 
-/** Draw one answer of `GET /api/portal/tickets` for `state` in `columns`. */
-export function renderTicketTable(view, result, state, columns) {
+/**
+ * Draw one answer of `GET /api/portal/tickets` for `state` in `columns`; `listName` names
+ * the whole list in the caption ("Your company’s tickets") when no search narrows it.
+ */
+export function renderTicketTable(view, result, state, columns, listName) {
   const slot = slotFinder(view);
   showLoaded(slot);
   slot("error").hidden = true;
@@ -16,7 +19,7 @@ export function renderTicketTable(view, result, state, columns) {
     slot("head"),
     columns.map((column) => column.header(sort)),
   );
-  slot("caption").textContent = captionText(columns, state);
+  slot("caption").textContent = captionText(columns, state, listName);
   replaceChildren(
     slot("body"),
     result.items.map((item) => row(item, columns)),
@@ -78,10 +81,10 @@ function row(item, columns) {
   );
 }
 
-function captionText(columns, state) {
+function captionText(columns, state, listName) {
   const sort = sortOf(state);
   const q = state.q.trim();
-  const what = q ? `Tickets matching “${q}”` : "Your company’s tickets";
+  const what = q ? `Tickets matching “${q}”` : listName;
   if (!sort) return `${what}, best matches first`;
   const label = columns.find((column) => column.key === sort.sort)?.label ?? sort.sort;
   return `${what}, sorted by ${label}, ${sort.order === "asc" ? "ascending" : "descending"}`;

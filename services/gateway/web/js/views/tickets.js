@@ -11,7 +11,7 @@
 import { api } from "../api.js";
 import { chooseAttributeColumns } from "../attributes.js";
 import { fromTemplate, keepingFocus, slotFinder } from "../dom.js";
-import { plural } from "../format.js";
+import { plural, portalScope } from "../format.js";
 import { liveLoader } from "../live.js";
 import { listStateToApiParams, listStateToSearch, parseListState, toggledSort } from "../query.js";
 import { renderColumnChooser, tickedColumns } from "./column-chooser.js";
@@ -53,7 +53,7 @@ export function mountTickets(root, app) {
     signedOut: app.signedOut,
   });
 
-  fillFixedChoices(view, app.me.companies);
+  fillFixedChoices(view, app.me);
   syncControls(view, state);
   if (app.facets) showFacets(view, app.facets, state);
   root.replaceChildren(view);
@@ -137,7 +137,8 @@ export function mountTickets(root, app) {
       return;
     }
     shownList = result;
-    renderTicketTable(view, result, state, visibleColumns(result.items, { severalCompanies }));
+    const columns = visibleColumns(result.items, { severalCompanies });
+    renderTicketTable(view, result, state, columns, portalScope(app.me).caption);
     renderColumnChooser(slot("column-options"), result.items);
     if (quiet && !facets.busy) facets.show();
   }
