@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from kernel.contracts import commands
@@ -45,20 +44,12 @@ _COUNT_PARAMETERS = ("page", "per_page")
 
 
 def read_body(request: Request) -> bytes:
-    """The raw body, at most :data:`MAX_BODY_BYTES` (413 beyond), read once and cached."""
+    """The raw body, at most :data:`MAX_BODY_BYTES` (413 beyond), read once and cached.
+
+    The HTTP server (``http_server.py``) has read every body whole, chunked ones included,
+    and states its length; the limit here is a second guard."""
     if "portal.body" not in request.environ:
-        if (
-            request.content_length is None
-            and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-        ):
-            # The WSGI server decodes chunks but does not mark the stream as terminated,
-            # so werkzeug would see no body: read it here, bounded by the same limit.
-            body = request.environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
-            if len(body) > MAX_BODY_BYTES:
-                raise RequestEntityTooLarge()
-        else:
-            body = request.get_data(cache=False)
-        request.environ["portal.body"] = body
+        request.environ["portal.body"] = request.get_data(cache=False)
     return request.environ["portal.body"]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 from datetime import UTC, datetime
 
@@ -123,20 +122,6 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read():
     with pytest.raises(RequestEntityTooLarge):
         read_body(request(body=b" " * (MAX_BODY_BYTES + 1)))
     assert len(read_body(request(body=b" " * MAX_BODY_BYTES))) == MAX_BODY_BYTES
-
-
-def test_a_chunked_body_is_read_up_to_the_same_limit():
-    def chunked(size: int) -> GatewayRequest:
-        environ = EnvironBuilder(
-            method="POST", headers={"Transfer-Encoding": "chunked"}
-        ).get_environ()
-        environ["wsgi.input"] = io.BytesIO(b"x" * size)
-        environ.pop("CONTENT_LENGTH", None)
-        return GatewayRequest(environ)
-
-    assert read_body(chunked(100)) == b"x" * 100
-    with pytest.raises(RequestEntityTooLarge):
-        read_body(chunked(MAX_BODY_BYTES + 1))
 
 
 # Idempotency keys -------------------------------------------------------------------------
