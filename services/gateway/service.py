@@ -8,6 +8,7 @@ before any service is called, and again by the service at its RPC edge.
 from __future__ import annotations
 
 import eventlet
+from nameko.events import BROADCAST, event_handler
 from werkzeug.wrappers import Request, Response
 
 from kernel.contracts import commands
@@ -26,6 +27,7 @@ from services.gateway.inputs import (
     ticket_number,
 )
 from services.gateway.responses import clear_session_cookie, json_response, set_session_cookie
+from services.gateway.sessions import PortalSessions
 
 log = get_logger(__name__)
 
@@ -37,6 +39,7 @@ class GatewayService:
     teammates = TeammateAuthority()
     portal_writes = PortalIdempotency()
     web = WebAssets()
+    sessions = PortalSessions()
     identity = TimedRpcProxy("identity")
     companies = TimedRpcProxy("companies")
     tickets = TimedRpcProxy("tickets")
@@ -44,8 +47,23 @@ class GatewayService:
     portal_query = TimedRpcProxy("portal_query")
 
     def _portal_user(self, request: Request) -> str:
-        """The user id of the request's live portal session (401 otherwise)."""
-        return self.identity.authenticate_session(session_token(request))["user_id"]
+        """The user id of the request's live portal session (401 otherwise), checked here:
+        a portal request costs one RPC, to the service that answers it."""
+        return self.sessions.user_of(session_token(request))
+
+    # sessions ending elsewhere: each gateway process is told on a queue of its own -----------
+
+    @event_handler(
+        "identity", "PortalSessionRevoked", handler_type=BROADCAST, reliable_delivery=False
+    )
+    def on_session_ended(self, envelope: object) -> None:
+        self.sessions.prompt()
+
+    @event_handler(
+        "identity", "PortalSessionsRevoked", handler_type=BROADCAST, reliable_delivery=False
+    )
+    def on_sessions_revoked(self, envelope: object) -> None:
+        self.sessions.prompt()
 
     # health -------------------------------------------------------------------------------
 
@@ -93,11 +111,12 @@ class GatewayService:
         """Log out: revoke the session and clear the cookie (also when it no longer works)."""
         try:
             token = session_token(request)
-            self.identity.authenticate_session(token)
+            self.sessions.user_of(token)
         except Unauthenticated as error:
             response = error_response(error)
         else:
             self.identity.end_session(token)
+            self.sessions.catch_up()  # this process refuses the token from its next request
             response = Response(status=204)
         clear_session_cookie(response, request)
         return response
