@@ -410,8 +410,11 @@ def test_revoking_a_contacts_sessions_ends_every_one_of_them(world):
     others = session_of(api, "ann")
     with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"]}, timeout=10) as rpc:
         assert rpc.identity.revoke_sessions("bob")["revoked"] >= 2
-    for token in (first, second):
-        assert api.call("GET", "/api/portal/me", session=token).status_code == 401
+    for token in (first, second):  # the gateway learns it from identity's events
+        eventually(
+            lambda token=token: api.call("GET", "/api/portal/me", session=token).status_code == 401,
+            timeout=1.0,
+        )
     assert api.call("GET", "/api/portal/me", session=others).status_code == 200
     assert portal(api, "bob", "/api/portal/me").status_code == 200
 
