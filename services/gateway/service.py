@@ -26,6 +26,7 @@ from services.gateway.inputs import (
     read_optional_json_object,
     ticket_number,
 )
+from services.gateway.positions import answer_with_position, read_position
 from services.gateway.responses import clear_session_cookie, json_response, set_session_cookie
 from services.gateway.sessions import PortalSessions
 
@@ -125,41 +126,56 @@ class GatewayService:
 
     @route("GET", "/api/portal/me")
     def portal_me(self, request: Request) -> Response:
-        return json_response(self.portal_query.portal_me(self._portal_user(request)))
+        user_id = self._portal_user(request)
+        position = read_position(request)
+        return json_response(self.portal_query.portal_me(user_id, min_position=position))
 
     @route("GET", "/api/portal/tickets")
     def portal_tickets(self, request: Request) -> Response:
         user_id = self._portal_user(request)
         query = parse_ticket_query(request.args)
-        return json_response(self.portal_query.portal_list_tickets(user_id, query))
+        position = read_position(request)
+        return json_response(
+            self.portal_query.portal_list_tickets(user_id, query, min_position=position)
+        )
 
     @route("GET", "/api/portal/tickets/facets")
     def portal_facets(self, request: Request) -> Response:
         """The filter choices, apart from the list: they cover every visible ticket whatever
         the list's query, so the page asks for them once, not with every page."""
-        return json_response(self.portal_query.portal_facets(self._portal_user(request)))
+        user_id = self._portal_user(request)
+        position = read_position(request)
+        return json_response(self.portal_query.portal_facets(user_id, min_position=position))
 
     @route("GET", "/api/portal/tickets/<ticket_id>")
     def portal_ticket(self, request: Request, ticket_id: str) -> Response:
         user_id = self._portal_user(request)
-        return json_response(self.portal_query.portal_get_ticket(user_id, ticket_number(ticket_id)))
+        number, position = ticket_number(ticket_id), read_position(request)
+        return json_response(
+            self.portal_query.portal_get_ticket(user_id, number, min_position=position)
+        )
 
     @route("POST", "/api/portal/tickets/<ticket_id>/join")
     def join_conversation(self, request: Request, ticket_id: str) -> Response:
         user_id = self._portal_user(request)
         number = ticket_number(ticket_id)
         validate(commands.JOIN_BODY, read_optional_json_object(request), "join")
-        return json_response(self.messenger_bridge.join_conversation(number, user_id))
+        return answer_with_position(self.messenger_bridge.join_conversation(number, user_id))
 
     @route("GET", "/api/messenger/tickets")
     def tickets_space(self, request: Request) -> Response:
-        return json_response(self.messenger_bridge.tickets_space(self._portal_user(request)))
+        user_id = self._portal_user(request)
+        position = read_position(request)
+        return json_response(self.messenger_bridge.tickets_space(user_id, min_position=position))
 
     @route("GET", "/api/messenger/conversations/<conversation_id>")
     def user_conversation(self, request: Request, conversation_id: str) -> Response:
         user_id = self._portal_user(request)
         conversation_id = entity_id(conversation_id, "conversation")
-        return json_response(self.messenger_bridge.user_conversation(conversation_id, user_id))
+        position = read_position(request)
+        return json_response(
+            self.messenger_bridge.user_conversation(conversation_id, user_id, min_position=position)
+        )
 
     @route("POST", "/api/messenger/conversations/<conversation_id>/messages")
     def user_reply(self, request: Request, conversation_id: str) -> Response:
@@ -168,7 +184,7 @@ class GatewayService:
         command = validate(commands.USER_REPLY, read_json(request), "message")
         self.portal_writes.scope_to(user_id)
         part = self.messenger_bridge.user_reply(conversation_id, user_id, command)
-        return json_response(part, 201)
+        return answer_with_position(part, 201)
 
     # teammates: contacts and companies ----------------------------------------------------
 

@@ -60,7 +60,7 @@ class MessengerBridgeService(WriteService):
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         command = validate(commands.ADD_PART, command, "conversation part")
         contact = self._contact(command["author_id"]) if command["author_type"] == "user" else None
-        part = self._add_part(
+        part, _ = self._add_part(
             conversation_id,
             lambda conversation, part_id: domain.add_part(conversation, part_id, command, contact),
         )
@@ -77,7 +77,8 @@ class MessengerBridgeService(WriteService):
     def user_reply(self, conversation_id: str, user_id: str, command: dict) -> dict:
         """A portal user's message in a conversation they take part in. Participation is
         read from the conversation's own stream (a join counts at once); whether a
-        non-participant may open it (403) or not (404) from the portal access index."""
+        non-participant may open it (403) or not (404) from the portal access index.
+        ``position``: the store position of the message, for the reader's next query."""
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
         command = validate(commands.USER_REPLY, command, "message")
@@ -91,22 +92,25 @@ class MessengerBridgeService(WriteService):
                 domain.refuse_outsider(conversation_id, may_open)
             return domain.user_reply(conversation, part_id, user_id, command["body"], contact)
 
-        part = self._add_part(conversation_id, reply)
+        part, position = self._add_part(conversation_id, reply)
         log.info(
             "user replied",
             conversation_id=conversation_id,
             part_id=part.part_id,
             contact_id=user_id,
         )
-        return part.customer_view()
+        return {**part.customer_view(), "position": position}
 
     @rpc
-    def user_conversation(self, conversation_id: str, user_id: str) -> dict:
+    def user_conversation(self, conversation_id: str, user_id: str, min_position: int = 0) -> dict:
         """A conversation as the Messenger shows it to a portal user (portal_query decides
-        who may open it and holds only customer-visible parts)."""
+        who may open it and holds only customer-visible parts), once it shows the store's
+        ``min_position`` (the user's own last write)."""
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
-        conversation = self.portal_query.portal_conversation(user_id, conversation_id)
+        conversation = self.portal_query.portal_conversation(
+            user_id, conversation_id, min_position=min_position
+        )
         return {
             **conversation,
             "messenger_url": self._messenger_url(conversation["id"]),
@@ -139,7 +143,8 @@ class MessengerBridgeService(WriteService):
     def join_conversation(self, ticket_id: int, user_id: str) -> dict:
         """A portal user joins the conversation of a ticket they may see (by the portal
         access index). ``joined`` tells whether this call added them (false: they already
-        took part)."""
+        took part); ``position`` is the store position the reader's next query must show
+        (the join, or the conversation's last event when they took part already)."""
         validate(commands.JOIN_CONVERSATION, {"ticket_id": ticket_id, "user_id": user_id}, "join")
         conversation_id = self.access.visible_ticket(user_id, ticket_id).conversation_id
         if conversation_id is None:
@@ -153,7 +158,7 @@ class MessengerBridgeService(WriteService):
                 domain.existing_conversation(history, conversation_id), user_id, ticket_id
             )
 
-        _, written = execute(self.event_log, domain.stream_of(conversation_id), decide)
+        history, written = execute(self.event_log, domain.stream_of(conversation_id), decide)
         joined = bool(written)
         log.info(
             "conversation joined",
@@ -166,15 +171,18 @@ class MessengerBridgeService(WriteService):
             "conversation_id": conversation_id,
             "messenger_url": domain.MESSENGER_URL.format(conversation_id=conversation_id),
             "joined": joined,
+            "position": (written or history)[-1].position,
         }
 
     @rpc
-    def tickets_space(self, user_id: str) -> dict:
-        """The Messenger tickets space, with the banner link back to the portal."""
+    def tickets_space(self, user_id: str, min_position: int = 0) -> dict:
+        """The Messenger tickets space, with the banner link back to the portal, once it
+        shows the store's ``min_position``."""
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
+        space = self.portal_query.tickets_space(user_id, min_position=min_position)
         items = [
             {**item, "messenger_url": self._messenger_url(item["conversation_id"])}
-            for item in self.portal_query.tickets_space(user_id)["items"]
+            for item in space["items"]
         ]
         return {"items": items, "portal_url": PORTAL_URL}
 
@@ -184,15 +192,16 @@ class MessengerBridgeService(WriteService):
         self,
         conversation_id: str,
         decide: Callable[[domain.Conversation, str], list[Decision]],
-    ) -> domain.Part:
-        """Add the part ``decide(conversation, part_id)`` writes; answer it as stored."""
+    ) -> tuple[domain.Part, int]:
+        """Add the part ``decide(conversation, part_id)`` writes; answer it as stored, and
+        the store position of its last event."""
         part_id = self._new_id("part", "part")
-        history, _ = execute(
+        history, written = execute(
             self.event_log,
             domain.stream_of(conversation_id),
             lambda h: decide(domain.existing_conversation(h, conversation_id), part_id),
         )
-        return domain.fold(history).part(part_id)
+        return domain.fold(history).part(part_id), (written or history)[-1].position
 
     def _new_id(self, prefix: str, purpose: str) -> str:
         """A fresh id, or with an idempotency key one derived from it, so a retried request

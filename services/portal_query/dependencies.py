@@ -7,6 +7,11 @@ switched the pointer) or a revision written by someone else (``portalctl parked
 --retry``, another instance) and loads it beside the one it serves, then swaps. Loading
 yields to the hub between batches, so queries keep being answered meanwhile.
 
+A reader who just wrote something (a reply, a join) names the store position of that write,
+and :meth:`LiveProjection.wait_until_applied` holds its answer until the projection has
+applied it: the wait prompts the applier and is woken by the applier's own ticks, never by a
+timer, and is bounded (``READ_YOUR_WRITES_WAIT`` seconds, then 503).
+
 This provider owns the projection's two resources together (the event store it reads
 and the projection storage it writes) because every write to the second is decided by
 what it read from the first.
@@ -20,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import eventlet
+from eventlet.event import Event
 from eventlet.queue import Empty, Full, LightQueue
 from nameko.extensions import DependencyProvider
 
@@ -55,10 +61,16 @@ class LiveProjection:
         self.store = open_event_store(config)
         self.storage = open_projection_storage(config)
         self.interval = float(config.get("CATCH_UP_INTERVAL") or 0.5)
+        self.read_your_writes_wait = float(config.get("READ_YOUR_WRITES_WAIT") or 2.0)
         self.handlers = handlers
         self.projector: Projector | None = None
         self._wake: LightQueue = LightQueue(maxsize=1)
         self._applier = None
+        # The applier's ticks: how many started, the last that ended at the store's head,
+        # and an event sent (then replaced) whenever a tick ends.
+        self._ticks_started = 0
+        self._caught_up_tick = 0
+        self._tick_ended = Event()
 
     # life cycle ------------------------------------------------------------------------
 
@@ -79,6 +91,32 @@ class LiveProjection:
             with contextlib.suppress(Full):  # already awake or about to be
                 self._wake.put_nowait(position)
 
+    def applied(self, position: int) -> bool:
+        projector = self.projector
+        return projector is not None and projector.checkpoint >= position
+
+    def wait_until_applied(self, position: int) -> None:
+        """Return once the projection has applied the store's ``position`` (a reader's own
+        write). A position the store did not have when asked (a tick that started after
+        the call reached the head without it) is not waited for: no write of the reader's
+        can be there. :class:`ServiceUnavailable` after ``READ_YOUR_WRITES_WAIT`` seconds."""
+        if self.applied(position):
+            return
+        asked_after_tick = self._ticks_started
+        self.prompt(position)
+        deadline = time.monotonic() + self.read_your_writes_wait
+        while not self.applied(position):
+            if self._caught_up_tick > asked_after_tick:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServiceUnavailable(
+                    "the portal has not caught up with your last change yet; try again",
+                    {"min_position": f"not applied within {self.read_your_writes_wait}s"},
+                )
+            with eventlet.Timeout(remaining, False):
+                self._tick_ended.wait()
+
     def view(self) -> View:
         projector = self.projector
         if projector is None:
@@ -95,10 +133,15 @@ class LiveProjection:
 
     def _run(self) -> None:
         while True:
+            self._ticks_started += 1
+            tick = self._ticks_started
             try:
                 self._tick()
+                self._caught_up_tick = tick
             except Exception:
                 log.exception("projection catch-up failed; retrying on the next tick")
+            ended, self._tick_ended = self._tick_ended, Event()
+            ended.send()
             with contextlib.suppress(Empty):
                 self._wake.get(timeout=self.interval)
 

@@ -1,5 +1,7 @@
 """Nameko shell of portal_query: bus messages prompt a catch-up; RPCs validate their
-arguments, then answer from the current view of the projection."""
+arguments, then answer from the current view of the projection. A portal query may name
+``min_position``, the store position of the reader's own last write: it is answered once
+the projection has applied it (read-your-writes, whichever copy answers)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from kernel.logging import get_logger
 from kernel.rpc import rpc
 from services.portal_query import queries
 from services.portal_query.dependencies import Projection
-from services.portal_query.queries import TicketQuery
+from services.portal_query.queries import TicketQuery, View
 
 log = get_logger(__name__)
 
@@ -41,6 +43,14 @@ def _conversation(conversation_id: Any) -> str:
     return validate(
         commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id"
     )["conversation_id"]
+
+
+def _position(min_position: Any) -> int:
+    if isinstance(min_position, bool) or not isinstance(min_position, int) or min_position < 0:
+        raise ValidationFailed(
+            "min_position must be a store position", {"min_position": "must be an integer >= 0"}
+        )
+    return min_position
 
 
 def _query(query: Any) -> TicketQuery:
@@ -80,21 +90,28 @@ class PortalQueryService:
     def on_messenger_bridge_event(self, envelope: Any) -> None:
         self._prompted(envelope)
 
+    def _view(self, min_position: Any = 0) -> View:
+        """The projection's view, once it has applied ``min_position``."""
+        self.projection.wait_until_applied(_position(min_position))
+        return self.projection.view()
+
     # the portal ----------------------------------------------------------------------------
 
     @rpc
-    def portal_me(self, user_id: str) -> dict:
+    def portal_me(self, user_id: str, min_position: int = 0) -> dict:
         user_id = _user(user_id)
-        answer = queries.portal_me(self.projection.view(), user_id)
+        answer = queries.portal_me(self._view(min_position), user_id)
         log.info("portal me", user_id=user_id)
         return answer
 
     @rpc
-    def portal_list_tickets(self, user_id: str, query: dict | None = None) -> dict:
+    def portal_list_tickets(
+        self, user_id: str, query: dict | None = None, min_position: int = 0
+    ) -> dict:
         user_id, ticket_query = _user(user_id), _query(query)
         started = time.perf_counter()
         answer = queries.portal_list_tickets(
-            self.projection.view(), user_id, ticket_query, time.time()
+            self._view(min_position), user_id, ticket_query, time.time()
         )
         log.info(
             "portal tickets listed",
@@ -106,16 +123,16 @@ class PortalQueryService:
         return answer
 
     @rpc
-    def portal_facets(self, user_id: str) -> dict:
+    def portal_facets(self, user_id: str, min_position: int = 0) -> dict:
         user_id = _user(user_id)
-        answer = queries.portal_facets(self.projection.view(), user_id)
+        answer = queries.portal_facets(self._view(min_position), user_id)
         log.info("portal facets read", user_id=user_id, creators=len(answer["creators"]))
         return answer
 
     @rpc
-    def portal_get_ticket(self, user_id: str, ticket_id: int) -> dict:
+    def portal_get_ticket(self, user_id: str, ticket_id: int, min_position: int = 0) -> dict:
         user_id, ticket_id = _user(user_id), _ticket(ticket_id)
-        answer = queries.portal_get_ticket(self.projection.view(), user_id, ticket_id)
+        answer = queries.portal_get_ticket(self._view(min_position), user_id, ticket_id)
         log.info("portal ticket read", user_id=user_id, ticket_id=ticket_id)
         return answer
 
@@ -125,16 +142,18 @@ class PortalQueryService:
         return queries.ticket_for_user(self.projection.view(), user_id, ticket_id)
 
     @rpc
-    def portal_conversation(self, user_id: str, conversation_id: str) -> dict:
+    def portal_conversation(
+        self, user_id: str, conversation_id: str, min_position: int = 0
+    ) -> dict:
         user_id, conversation_id = _user(user_id), _conversation(conversation_id)
-        answer = queries.portal_conversation(self.projection.view(), user_id, conversation_id)
+        answer = queries.portal_conversation(self._view(min_position), user_id, conversation_id)
         log.info("conversation read", user_id=user_id, conversation_id=conversation_id)
         return answer
 
     @rpc
-    def tickets_space(self, user_id: str) -> dict:
+    def tickets_space(self, user_id: str, min_position: int = 0) -> dict:
         user_id = _user(user_id)
-        answer = queries.tickets_space(self.projection.view(), user_id)
+        answer = queries.tickets_space(self._view(min_position), user_id)
         log.info("tickets space read", user_id=user_id, total=len(answer["items"]))
         return answer
 

@@ -263,14 +263,15 @@ def caught_up(rpc, store, timeout: float = 30) -> None:
 
 def test_a_user_who_sees_the_ticket_joins_its_conversation_once(rpc, store, world):
     answer = rpc.messenger_bridge.join_conversation(1, "bob")
+    joined = store.read_stream(f"conversation-{world['id']}")[-1]
     assert answer == {
         "conversation_id": world["id"],
         "messenger_url": f"/messenger/conversations/{world['id']}",
         "joined": True,
+        "position": joined.position,
     }
     conversation = rpc.messenger_bridge.get_conversation(world["id"])
     assert conversation["participant_ids"] == ["ann", "bob"]
-    joined = store.read_stream(f"conversation-{world['id']}")[-1]
     assert (joined.type, joined.payload["contact_id"], joined.payload["ticket_id"]) == (
         "ConversationParticipantJoined",
         "bob",
@@ -376,15 +377,17 @@ def test_a_participant_replies_under_the_contacts_name(rpc, store, portal):
         "author_name": "Ann",
         "body": "Still smoking",
         "created_at": part["created_at"],
+        "position": store.head_position(),
     }
     stored = store.read_stream(f"conversation-{portal['id']}")[-1]
+    assert stored.position == part["position"]
     assert (stored.type, stored.payload["author_id"], stored.payload["internal"]) == (
         "ConversationPartAdded",
         "ann",
         False,
     )
-    caught_up(rpc, store)
-    shown = rpc.messenger_bridge.user_conversation(portal["id"], "bob")["parts"]
+    position = part.pop("position")
+    shown = rpc.messenger_bridge.user_conversation(portal["id"], "bob", position)["parts"]
     assert shown[-1] == part
 
 
