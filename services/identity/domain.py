@@ -9,6 +9,7 @@ new events as ``(type, payload)`` pairs. Clocks and secrets come in as arguments
 * A portal session (stream ``session-<sid>``) is live until it expires, is ended (logout),
   or is started before a ``PortalSessionsRevoked`` on its contact's stream. "Before" is
   by global position, which the store assigns in commit order, so no clock is involved.
+  The gateway checks requests against the same events (``services/gateway/sessions.py``).
 * Portal settings (one stream per workspace) change partially, and only when they differ.
 """
 
@@ -139,19 +140,6 @@ def start_session(session_id: str, contact_id: str, method: str, expires_at: str
         "expires_at": expires_at,
     }
     return [("PortalSessionStarted", payload)]
-
-
-def check_session(
-    session: Session | None, contact_id: str, revoked_before: int, now: datetime
-) -> Session:
-    """The session if it is live and belongs to ``contact_id``; else :class:`Unauthenticated`."""
-    if session is None or session.contact_id != contact_id:
-        raise Unauthenticated("the session is not valid")
-    if session.ended or session.started_at_position < revoked_before:
-        raise Unauthenticated("the session was ended")
-    if session.expired(now):
-        raise Unauthenticated("the session has expired")
-    return session
 
 
 def end_session(session: Session, now: datetime) -> list[Decision]:

@@ -126,23 +126,6 @@ class IdentityService(WriteService):
         return domain.fold_session(history)
 
     @rpc
-    def authenticate_session(self, token: str) -> dict:
-        readable_credentials(commands.SESSION_TOKEN, {"token": token})
-        claims = verification.read_session_token(self.keys.session_secret, token)
-        contact_history = self.event_log.read_stream(domain.contact_stream(claims["sub"]))
-        session = domain.check_session(
-            domain.fold_session(self.event_log.read_stream(domain.session_stream(claims["sid"]))),
-            claims["sub"],
-            domain.sessions_revoked_before(contact_history),
-            datetime.now(UTC),
-        )
-        return {
-            "user_id": session.contact_id,
-            "session_id": session.session_id,
-            "expires_at": session.expires_at,
-        }
-
-    @rpc
     def end_session(self, token: str) -> None:
         """Logout. An expired session needs no logout, but its token must still be ours."""
         validate(commands.SESSION_TOKEN, {"token": token}, "session token")

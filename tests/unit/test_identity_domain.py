@@ -157,32 +157,8 @@ def test_starting_a_session_records_who_how_and_until_when():
 def test_a_started_session_is_live():
     session = domain.fold_session([session_started()])
 
-    assert domain.check_session(session, "ann", 0, NOW) == session
+    assert domain.live_sessions([session], 0, NOW) == [session]
     assert session.started_at_position == 10
-
-
-@pytest.mark.parametrize(
-    ("history", "contact_id", "revoked_before", "reason"),
-    [
-        ([], "ann", 0, "not valid"),
-        ([session_started()], "bob", 0, "not valid"),
-        (
-            [
-                session_started(),
-                recorded("PortalSessionRevoked", {"session_id": SID, "contact_id": "ann"}, 11, 2),
-            ],
-            "ann",
-            0,
-            "ended",
-        ),
-        ([session_started(position=10)], "ann", 12, "ended"),
-        ([session_started(expires_at=EARLIER)], "ann", 0, "expired"),
-        ([session_started(expires_at=NOW.isoformat())], "ann", 0, "expired"),
-    ],
-)
-def test_sessions_that_do_not_authenticate(history, contact_id, revoked_before, reason):
-    with pytest.raises(Unauthenticated, match=reason):
-        domain.check_session(domain.fold_session(history), contact_id, revoked_before, NOW)
 
 
 def test_a_session_started_after_the_contacts_revocation_is_live():
@@ -193,7 +169,8 @@ def test_a_session_started_after_the_contacts_revocation_is_live():
     revoked_before = domain.sessions_revoked_before(contact_history)
 
     assert revoked_before == 7
-    domain.check_session(domain.fold_session([session_started(position=8)]), "ann", 7, NOW)
+    session = domain.fold_session([session_started(position=8)])
+    assert domain.live_sessions([session], revoked_before, NOW) == [session]
 
 
 def test_ending_a_live_session_revokes_it_once():
