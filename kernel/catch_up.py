@@ -26,6 +26,8 @@ from kernel.logging import get_logger
 
 log = get_logger(__name__)
 
+YIELD_EVERY = 1000  # events applied between two yields to the hub
+
 
 class CatchUpIndex:
     """Applies every stored event once, in position order; subclasses say how."""
@@ -37,11 +39,15 @@ class CatchUpIndex:
         self._wake: LightQueue = LightQueue(maxsize=1)
 
     def catch_up(self) -> None:
-        """Apply every event up to the store's head; one applier at a time."""
+        """Apply every event up to the store's head; one applier at a time. A long catch-up
+        (a start on a large store) lets the process's other greenthreads run between
+        batches."""
         with self._catching_up:
-            for event in self.store.iter_all(self.position):
+            for applied, event in enumerate(self.store.iter_all(self.position), 1):
                 self.apply(event)
                 self.position = event.position
+                if applied % YIELD_EVERY == 0:
+                    eventlet.sleep(0)
 
     def apply(self, event: RecordedEvent) -> None:
         raise NotImplementedError

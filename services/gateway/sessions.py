@@ -33,11 +33,13 @@ class StartedSession(NamedTuple):
     contact_id: str
     started_at_position: int
     expires_at: float  # epoch seconds
+    ended: bool = False
 
 
 class LiveSessions(CatchUpIndex):
-    """The live sessions by id, and per contact the position before which every session is
-    revoked. A session missing here is not live (or started after the last catch-up)."""
+    """The sessions by id until they expire (ended ones too, so a logged-out token is
+    refused without a look at the store), and per contact the position before which every
+    session is revoked. A session missing here started after the last catch-up, or never."""
 
     def __init__(self, store: EventStore):
         super().__init__(store)
@@ -53,7 +55,9 @@ class LiveSessions(CatchUpIndex):
                 data["contact_id"], event.position, expires_at
             )
         elif event.type == "PortalSessionRevoked":
-            self.sessions.pop(data["session_id"], None)
+            session = self.sessions.get(data["session_id"])
+            if session is not None:
+                self.sessions[data["session_id"]] = session._replace(ended=True)
         elif event.type == "PortalSessionsRevoked":
             self.revoked_before[data["contact_id"]] = event.position
 
@@ -70,6 +74,7 @@ class LiveSessions(CatchUpIndex):
         session = self.sessions.get(session_id)
         return (
             session is not None
+            and not session.ended
             and session.contact_id == contact_id
             and session.started_at_position > self.revoked_before.get(contact_id, 0)
             and session.expires_at > time.time()

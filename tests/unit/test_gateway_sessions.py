@@ -125,3 +125,15 @@ def test_a_forged_token_is_refused(store, forge):
     history = History()
     session = started(history, "ann")
     assert refusal(check(store, history), forge(session))
+
+
+def test_a_logged_out_token_is_refused_without_reading_the_store_again(store):
+    history = History()
+    session = started(history, "ann")
+    history.add(
+        f"session-{session}", "PortalSessionRevoked", {"session_id": session, "contact_id": "ann"}
+    )
+    sessions = check(store, history)
+    refusal(sessions, token(session, "ann"))
+    store.close()  # any further read would fail
+    assert "ended" in refusal(sessions, token(session, "ann"))
