@@ -1,7 +1,9 @@
 """Portal sessions checked where requests arrive, without asking identity.
 
 A session token is a JWT identity signs with ``PORTAL_SESSION_SECRET`` (HS256 only, claims
-``sid``, ``sub``, ``iat``, ``exp``): the signature and the expiry are checked here. Whether
+``sid``, ``sub``, ``iat``, ``exp``): the signature and the expiry are checked here, by
+identity's own reading of its tokens (``services/identity/verification.py``, a pure module:
+one definition of a valid token, not two that drift apart). Whether
 the session is still live comes from identity's events, which every gateway process
 follows from the store by itself (:class:`LiveSessions`): a session is live from its
 ``PortalSessionStarted`` until its ``PortalSessionRevoked`` (logout), or until a
@@ -15,16 +17,13 @@ import time
 from datetime import datetime
 from typing import NamedTuple
 
-import jwt
-
 from kernel.catch_up import CatchUpIndex, CatchUpIndexProvider
 from kernel.config import require
 from kernel.contracts.envelope import RecordedEvent
 from kernel.errors import Unauthenticated
 from kernel.eventstore import EventStore
+from services.identity.verification import read_session_token
 
-ALGORITHMS = ["HS256"]
-SESSION_CLAIMS = ["sid", "sub", "iat", "exp"]
 # Expired sessions are forgotten at most this often (seconds).
 FORGET_EXPIRED_EVERY = 60.0
 
@@ -92,14 +91,7 @@ class SessionCheck:
         """The user id of a live session; :class:`Unauthenticated` otherwise. A session this
         process has not seen yet (signed in through another copy a moment ago) is looked up
         in the store once before it is refused."""
-        try:
-            claims = jwt.decode(
-                token, self._secret, algorithms=ALGORITHMS, options={"require": SESSION_CLAIMS}
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the session has expired") from None
-        except jwt.InvalidTokenError:
-            raise Unauthenticated("the session is not valid") from None
+        claims = read_session_token(self._secret, token)
         session_id, user_id = claims["sid"], claims["sub"]
         if not (isinstance(session_id, str) and isinstance(user_id, str)):
             raise Unauthenticated("the session is not valid")

@@ -119,6 +119,9 @@ def test_an_expired_token_is_refused(store):
         lambda session: token(session, "ann", key=None, algorithm="none"),
         lambda session: token(session, "ann")[:-2] + "AA",
         lambda session: "not-a-token",
+        lambda session: jwt.encode(
+            {"sid": session, "sub": "ann", "iat": 0, "exp": str(int(time.time()) + HOUR)}, SECRET
+        ),
     ],
 )
 def test_a_forged_token_is_refused(store, forge):
