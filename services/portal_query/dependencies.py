@@ -99,8 +99,9 @@ class LiveProjection:
         """Return once the projection has applied the store's ``position`` (a reader's own
         write). A position the store did not have when asked (a tick that started after
         the call reached the head without it) is not waited for: no write of the reader's
-        can be there. :class:`ServiceUnavailable` after ``READ_YOUR_WRITES_WAIT`` seconds."""
-        if self.applied(position):
+        can be there. :class:`ServiceUnavailable` after ``READ_YOUR_WRITES_WAIT`` seconds.
+        Position 0 names no write: nothing to wait for."""
+        if position == 0 or self.applied(position):
             return
         asked_after_tick = self._ticks_started
         self.prompt(position)
