@@ -108,7 +108,7 @@ def running_stack(
     ``amqp_uri`` (whose management API is ``management``), with a fresh store."""
     with fresh_vhost(amqp_uri, management=management) as vhost_uri:
         stack = Stack(
-            env=platform_env(root, vhost_uri, CATCH_UP_INTERVAL="0.5", **env),
+            env=platform_env(root, vhost_uri, **{"CATCH_UP_INTERVAL": "0.5", **env}),
             log_dir=root / "logs",
         )
         if names:
