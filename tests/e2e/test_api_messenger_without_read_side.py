@@ -49,14 +49,7 @@ def populated(stack: Stack, api: Api) -> dict:
             ]
         },
     )
-    conversation = api.admin_ok(
-        "POST", "/api/admin/conversations", json={"user_id": "bob", "body": "Export fails!"}
-    )
-    ticket = api.admin_ok(
-        "POST",
-        f"/api/admin/conversations/{conversation['id']}/ticket",
-        json={"type": "Bug", "title": "Export fails"},
-    )
+    ticket = api.ticket_from_conversation("bob", "Export fails!", type="Bug", title="Export fails")
     sessions = {user: api.sign_in(user, email) for user, (email, _, _) in CONTACTS.items()}
     return {"stack": stack, "api": api, "ticket": ticket, "sessions": sessions}
 

@@ -29,14 +29,7 @@ def world(tmp_path_factory) -> Iterator[dict]:
         for user, email in CONTACTS.items():
             api.admin_ok("POST", "/api/admin/contacts", json={"id": user, "email": email})
             api.admin_ok("POST", "/api/admin/companies/acme/members", json={"user_id": user})
-        conversation = api.admin_ok(
-            "POST", "/api/admin/conversations", json={"user_id": "ann", "body": "Help!"}
-        )
-        ticket = api.admin_ok(
-            "POST",
-            f"/api/admin/conversations/{conversation['id']}/ticket",
-            json={"type": "Bug", "title": "Export fails"},
-        )
+        ticket = api.ticket_from_conversation("ann", "Help!", type="Bug", title="Export fails")
         sessions = {user: api.sign_in(user, email) for user, email in CONTACTS.items()}
         # The setup so far, shown by naming the store's head as the position to wait for.
         head = {POSITION: str(stored_events(stack))}

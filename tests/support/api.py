@@ -120,6 +120,15 @@ class Api:
             },
         )
 
+    def ticket_from_conversation(self, user_id: str, body: str, **ticket: Any) -> dict:
+        """A user's opening message, converted by a teammate into a ticket; the ticket."""
+        conversation = self.admin_ok(
+            "POST", "/api/admin/conversations", json={"user_id": user_id, "body": body}
+        )
+        return self.admin_ok(
+            "POST", f"/api/admin/conversations/{conversation['id']}/ticket", json=ticket
+        )
+
     def sign_in(self, user_id: str, email: str | None = None) -> str:
         """A portal session token for a contact, by the user_hash hand-off."""
         body = {"user_id": user_id, "user_hash": user_hash(user_id)}
