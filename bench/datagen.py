@@ -344,6 +344,7 @@ class Generator:
                     "company_id": None if plan.no_company else plan.company.company_id,
                     "company_chosen": True,
                     "conversation_id": conversation_id,
+                    "form": None,
                 },
             ),
             # As the tickets service writes it: the link's id is derived from the
@@ -425,7 +426,13 @@ class Generator:
         ]
 
     def _move(self, ticket: list, plan: TicketPlan, at: datetime, state: str, to: str) -> str:
-        payload = {"ticket_id": plan.number, "state": to, "previous_state": state}
+        payload = {
+            "ticket_id": plan.number,
+            "state": to,
+            "previous_state": state,
+            "author_type": "teammate",
+            "author_id": None,
+        }
         ticket.append(self._event("TicketStateChanged", at, payload))
         return to
 

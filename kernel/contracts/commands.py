@@ -109,6 +109,45 @@ UPDATE_TICKET = _required(
 
 LINK_CONVERSATION = _required({"conversation_id": f.entity_id()})
 
+# Ticket types and their submission forms (teammates define them, customers fill them in).
+_TICKET_TYPE_FIELDS = {
+    "name": f.TICKET_TYPE,
+    "description": f.text(),
+    "customer_creatable": {"type": "boolean"},
+    "attributes": f.FORM_ATTRIBUTES,
+}
+CREATE_TICKET_TYPE = _required(
+    {"id": f.entity_id(), **_TICKET_TYPE_FIELDS}, "description", "customer_creatable", "attributes"
+)
+UPDATE_TICKET_TYPE = _required(_TICKET_TYPE_FIELDS, *_TICKET_TYPE_FIELDS)
+TICKET_TYPE_ID = _required({"ticket_type_id": f.entity_id()})
+
+# A portal user's new ticket: the type's id, and the form's answers by field key. Absent
+# ``company_id``: the automatic company rule over the user's own companies.
+SUBMIT_TICKET = _required(
+    {
+        "type": f.entity_id(),
+        "title": f.one_line(f.MAX_TITLE),
+        "description": f.text(),
+        "attributes": f.FORM_ANSWERS,
+        "company_id": f.entity_id(),
+    },
+    "description",
+    "attributes",
+    "company_id",
+)
+# A portal user resolves or reopens a ticket: the ticket is in the path, the user is the
+# session's, so the body carries nothing.
+CUSTOMER_STATE_BODY: dict = {}
+CUSTOMER_STATE_ACTIONS = ("resolve", "reopen")
+CUSTOMER_STATE_CHANGE = _required(
+    {
+        "ticket_id": f.ticket_id(),
+        "user_id": f.entity_id(),
+        "action": {"type": "string", "allowed": list(CUSTOMER_STATE_ACTIONS)},
+    }
+)
+
 # Positional RPC arguments of tickets and messenger_bridge, checked at the edge like commands.
 TICKET_ID = _required({"ticket_id": f.ticket_id()})
 CONVERSATION_ID = _required({"conversation_id": f.entity_id()})

@@ -19,6 +19,7 @@ CATEGORY_OWNERS = {
     "portal_settings": "identity",
     "company": "companies",
     "ticket": "tickets",
+    "ticket_type": "tickets",
     "conversation": "messenger_bridge",
 }
 
@@ -66,6 +67,51 @@ _TICKET_CREATED = _required(
 # Version 2 of TicketCreated and TicketCompanyAssigned records whether a teammate chose the
 # company (or "No company"); a version 1 event counts as the automatic rule's.
 _COMPANY_CHOSEN = {"company_chosen": {"type": "boolean", "required": True}}
+
+# Version 3 of TicketCreated keeps the form a customer filled in (``None``: a teammate's
+# ticket): the type's id and version, and the fields as they were then, so a later change
+# to the type leaves the ticket's form as it was.
+_FORM = {
+    "form": {
+        "type": "dict",
+        "nullable": True,
+        "required": True,
+        "schema": _required(
+            {
+                "type_id": f.entity_id(),
+                "type_version": {"type": "integer", "min": 1},
+                "attributes": f.FORM_ATTRIBUTES,
+            }
+        ),
+    }
+}
+
+_TICKET_STATE_CHANGED = _required(
+    {
+        "ticket_id": f.ticket_id(),
+        "state": {"type": "string", "allowed": list(f.TICKET_STATES)},
+        "previous_state": {"type": "string", "allowed": list(f.TICKET_STATES)},
+    }
+)
+# Version 2 of TicketStateChanged names who changed the state: a teammate (the teammate API
+# carries no teammate id, so ``author_id`` is null) or a portal user resolving or reopening.
+_STATE_AUTHOR = _required(
+    {
+        "author_type": {"type": "string", "allowed": list(f.AUTHOR_TYPES)},
+        "author_id": f.entity_id(nullable=True),
+    }
+)
+
+# A ticket type in full, as each of its events leaves it; its stream version is its version.
+_TICKET_TYPE_STATE = _required(
+    {
+        "ticket_type_id": f.entity_id(),
+        "name": f.TICKET_TYPE,
+        "description": f.text(),
+        "customer_creatable": {"type": "boolean"},
+        "attributes": f.FORM_ATTRIBUTES,
+    }
+)
 
 _TICKET_COMPANY_ASSIGNED = _required(
     {
@@ -145,18 +191,9 @@ _EVENTS = [
     # tickets
     EventType("TicketCreated", 1, "ticket", _TICKET_CREATED),
     EventType("TicketCreated", 2, "ticket", {**_TICKET_CREATED, **_COMPANY_CHOSEN}),
-    EventType(
-        "TicketStateChanged",
-        1,
-        "ticket",
-        _required(
-            {
-                "ticket_id": f.ticket_id(),
-                "state": {"type": "string", "allowed": list(f.TICKET_STATES)},
-                "previous_state": {"type": "string", "allowed": list(f.TICKET_STATES)},
-            }
-        ),
-    ),
+    EventType("TicketCreated", 3, "ticket", {**_TICKET_CREATED, **_COMPANY_CHOSEN, **_FORM}),
+    EventType("TicketStateChanged", 1, "ticket", _TICKET_STATE_CHANGED),
+    EventType("TicketStateChanged", 2, "ticket", {**_TICKET_STATE_CHANGED, **_STATE_AUTHOR}),
     EventType(
         "TicketEdited",
         1,
@@ -189,6 +226,8 @@ _EVENTS = [
             }
         ),
     ),
+    EventType("TicketTypeCreated", 1, "ticket_type", _TICKET_TYPE_STATE),
+    EventType("TicketTypeChanged", 1, "ticket_type", _TICKET_TYPE_STATE),
     # messenger_bridge
     EventType(
         "ConversationStarted",

@@ -29,10 +29,13 @@ MAX_ATTRIBUTE_VALUE = 1_000
 MAX_ATTRIBUTES = 50
 MAX_PARTICIPANTS = 50
 MAX_CONDITIONS = 20
+MAX_OPTIONS = 100
 
 TICKET_STATES = ("submitted", "in_progress", "waiting_on_customer", "resolved")
 AUTHOR_TYPES = ("user", "teammate")
 CONDITION_OPERATORS = ("eq", "neq", "in")
+# The kinds of field a ticket type's submission form may have.
+FORM_FIELD_TYPES = ("text", "number", "select", "date", "boolean")
 SESSION_METHODS = ("user_hash", "jwt")
 
 
@@ -119,6 +122,35 @@ TICKET_ATTRIBUTES = {
 }
 
 TICKET_TYPE = one_line(50)
+
+# A ticket type's form: each field becomes a ticket attribute named by its key.
+FORM_ATTRIBUTES = {
+    "type": "list",
+    "maxlength": MAX_ATTRIBUTES,
+    "schema": {
+        "type": "dict",
+        "schema": {
+            "key": {"type": "string", "required": True, "regex": ATTRIBUTE_NAME_PATTERN + r"\Z"},
+            "label": one_line(MAX_NAME, required=True),
+            "type": {"type": "string", "required": True, "allowed": list(FORM_FIELD_TYPES)},
+            "required": {"type": "boolean", "required": True},
+            "visible_to_customer": {"type": "boolean", "required": True},
+            "options": {
+                "type": "list",
+                "maxlength": MAX_OPTIONS,
+                "schema": one_line(MAX_ATTRIBUTE_VALUE),
+            },
+        },
+    },
+}
+
+# A customer's answers to a form: the value of each field by its key.
+FORM_ANSWERS = {
+    "type": "dict",
+    "maxlength": MAX_ATTRIBUTES,
+    "keysrules": {"type": "string", "regex": ATTRIBUTE_NAME_PATTERN + r"\Z"},
+    "valuesrules": SCALAR_VALUE,
+}
 
 VISIBILITY_CONDITIONS = {
     "type": "list",

@@ -155,6 +155,34 @@ class GatewayService:
             self.portal_query.portal_get_ticket(user_id, number, min_position=position)
         )
 
+    @route("GET", "/api/portal/ticket-types")
+    def portal_ticket_types(self, request: Request) -> Response:
+        """The ticket types a customer may create, with only their customer-visible fields."""
+        self._portal_user(request)
+        return json_response(self.tickets.customer_ticket_types())
+
+    @route("POST", "/api/portal/tickets")
+    def submit_ticket(self, request: Request) -> Response:
+        user_id = self._portal_user(request)
+        command = validate(commands.SUBMIT_TICKET, read_json(request), "ticket")
+        self.portal_writes.scope_to(user_id)
+        return answer_with_position(self.tickets.submit_ticket(user_id, command), 201)
+
+    @route("POST", "/api/portal/tickets/<ticket_id>/resolve")
+    def resolve_ticket(self, request: Request, ticket_id: str) -> Response:
+        return self._customer_state_change(request, ticket_id, "resolve")
+
+    @route("POST", "/api/portal/tickets/<ticket_id>/reopen")
+    def reopen_ticket(self, request: Request, ticket_id: str) -> Response:
+        return self._customer_state_change(request, ticket_id, "reopen")
+
+    def _customer_state_change(self, request: Request, ticket_id: str, action: str) -> Response:
+        user_id = self._portal_user(request)
+        number = ticket_number(ticket_id)
+        validate(commands.CUSTOMER_STATE_BODY, read_optional_json_object(request), action)
+        self.portal_writes.scope_to(user_id)
+        return answer_with_position(self.tickets.customer_state_change(number, user_id, action))
+
     @route("POST", "/api/portal/tickets/<ticket_id>/join")
     def join_conversation(self, request: Request, ticket_id: str) -> Response:
         user_id = self._portal_user(request)
@@ -277,6 +305,26 @@ class GatewayService:
         number = ticket_number(ticket_id)
         command = validate(commands.LINK_CONVERSATION, read_json(request), "link")
         return json_response(self.tickets.link_conversation(number, command))
+
+    # teammates: ticket types ------------------------------------------------------------
+
+    @route("POST", "/api/admin/ticket-types")
+    def create_ticket_type(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        command = validate(commands.CREATE_TICKET_TYPE, read_json(request), "ticket type")
+        return json_response(self.tickets.create_ticket_type(command), 201)
+
+    @route("GET", "/api/admin/ticket-types")
+    def ticket_types(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        return json_response(self.tickets.list_ticket_types())
+
+    @route("PATCH", "/api/admin/ticket-types/<ticket_type_id>")
+    def update_ticket_type(self, request: Request, ticket_type_id: str) -> Response:
+        self.teammates.verify(request)
+        ticket_type_id = entity_id(ticket_type_id, "ticket type")
+        command = validate(commands.UPDATE_TICKET_TYPE, read_json(request), "ticket type")
+        return json_response(self.tickets.update_ticket_type(ticket_type_id, command))
 
     # teammates: conversations -------------------------------------------------------------
 

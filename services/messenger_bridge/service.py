@@ -13,10 +13,10 @@ from kernel.contracts.validation import validate
 from kernel.dependencies import TimedRpcProxy
 from kernel.errors import NotFound
 from kernel.logging import get_logger
+from kernel.portal_access_index import PortalAccess
 from kernel.rpc import rpc
 from kernel.service import WriteService
 from services.messenger_bridge import domain
-from services.messenger_bridge.dependencies import PortalAccess
 
 log = get_logger(__name__)
 

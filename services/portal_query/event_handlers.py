@@ -178,5 +178,14 @@ HANDLERS: dict[str, Handler] = {
 }
 """What the portal projects."""
 
-# Events that change nothing the portal shows (sessions live in identity alone).
-NOT_SHOWN = frozenset({"PortalSessionStarted", "PortalSessionRevoked", "PortalSessionsRevoked"})
+# Events that change nothing the portal shows (sessions live in identity alone; ticket types
+# and their forms are answered by tickets, which owns them).
+NOT_SHOWN = frozenset(
+    {
+        "PortalSessionStarted",
+        "PortalSessionRevoked",
+        "PortalSessionsRevoked",
+        "TicketTypeCreated",
+        "TicketTypeChanged",
+    }
+)

@@ -37,6 +37,11 @@ class Ticket:
     created_at: str
     updated_at: str
     version: int
+    # The form a customer filled in (see ticket_types.form_snapshot); None: a teammate's.
+    form: dict | None = None
+    # Who made the last state change: {"type": "user" or "teammate", "id"}; None when no
+    # change names its author (events written before authors were recorded).
+    state_changed_by: dict | None = None
 
     def to_dict(self) -> dict:
         """The ticket as the RPC answers it: ``id`` and ``type`` name ``ticket_id`` and
@@ -54,7 +59,31 @@ class Ticket:
             "conversation_id": self.conversation_id,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "form": self.form,
+            "state_changed_by": self.state_changed_by,
         }
+
+    def customer_view(self) -> dict:
+        """The ticket as its customer may see it: customer-visible attributes only, and
+        nothing of the teammates' form."""
+        return {
+            **{key: value for key, value in self.to_dict().items() if key in CUSTOMER_FIELDS},
+            "attributes": [dict(a) for a in self.attributes if a["visible_to_customer"]],
+            "company_chosen": self.company_chosen,
+        }
+
+
+CUSTOMER_FIELDS = (
+    "id",
+    "type",
+    "state",
+    "title",
+    "description",
+    "creator_id",
+    "company_id",
+    "created_at",
+    "updated_at",
+)
 
 
 def stream_of(ticket_id: int) -> str:
@@ -72,7 +101,7 @@ def _created(event: RecordedEvent) -> Ticket:
     data = event.payload
     lists = {name: tuple(data[name]) for name in ("attributes", "participant_ids")}
     return Ticket(
-        **{**data, **lists, **_chosen(data)},
+        **{**data, **lists, **_chosen(data), "form": data.get("form")},
         created_at=event.occurred_at,
         updated_at=event.occurred_at,
         version=event.stream_version,
@@ -83,7 +112,12 @@ def _changes(event: RecordedEvent) -> dict:
     """The fields of a ticket an event after its creation sets."""
     data = event.payload
     if event.type == "TicketStateChanged":
-        return {"state": data["state"]}
+        author = (
+            {"type": data["author_type"], "id": data["author_id"]}
+            if event.schema_version > 1
+            else None
+        )
+        return {"state": data["state"], "state_changed_by": author}
     if event.type == "TicketEdited":
         return {key: data[key] for key in ("title", "description") if key in data}
     if event.type == "TicketAttributesChanged":
@@ -224,9 +258,11 @@ def open_ticket(
     known_contacts: Collection[str],
     companies_of: Mapping[str, list],
     conversation_id: str | None = None,
+    form: dict | None = None,
 ) -> list[Decision]:
     """A new ticket (created, or converted from a conversation when ``conversation_id`` is
-    given). ``participant_ids`` is :func:`participants_of` the creator and everyone else."""
+    given). ``participant_ids`` is :func:`participants_of` the creator and everyone else;
+    ``form`` is the form a customer filled in (``None``: a teammate's ticket)."""
     creator_id = participant_ids[0]
     check_contacts_exist(creator_id, participant_ids, known_contacts)
     attributes = command.get("attributes", [])
@@ -248,6 +284,7 @@ def open_ticket(
                 # Present in the command, even as null ("No company"): a teammate's choice.
                 "company_chosen": "company_id" in command,
                 "conversation_id": conversation_id,
+                "form": form,
             },
         )
     ]
@@ -282,12 +319,7 @@ def update_ticket(ticket: Ticket, command: dict, choices: list[str]) -> list[Dec
     number = ticket.ticket_id
     decisions: list[Decision] = []
     if "state" in command and command["state"] != ticket.state:
-        decisions.append(
-            (
-                "TicketStateChanged",
-                {"ticket_id": number, "state": command["state"], "previous_state": ticket.state},
-            )
-        )
+        decisions.append(_state_changed(ticket, command["state"], "teammate", None))
     edits = {
         key: command[key]
         for key in ("title", "description")
@@ -312,6 +344,42 @@ def update_ticket(ticket: Ticket, command: dict, choices: list[str]) -> list[Dec
         if company_id != ticket.company_id or not ticket.company_chosen:
             decisions.append(_company_assigned(ticket, company_id, chosen=True))
     return decisions
+
+
+def _state_changed(ticket: Ticket, state: str, author_type: str, author_id: str | None) -> Decision:
+    return (
+        "TicketStateChanged",
+        {
+            "ticket_id": ticket.ticket_id,
+            "state": state,
+            "previous_state": ticket.state,
+            "author_type": author_type,
+            "author_id": author_id,
+        },
+    )
+
+
+# A customer resolves a ticket that is not resolved yet, or reopens a resolved one; it goes
+# back to the team ("in_progress"), as a customer's reply to a ticket does in the article's
+# product, rather than to "submitted", which would lose that the team had it.
+REOPENED_STATE = "in_progress"
+
+
+def customer_state_change(ticket: Ticket, user_id: str, action: str) -> list[Decision]:
+    """A portal user's resolve or reopen. Asking for the state the ticket is in already, or
+    reopening one that is not resolved, is a :class:`Conflict` (nothing written)."""
+    if action == "resolve":
+        if ticket.state == "resolved":
+            raise Conflict(
+                f"ticket {ticket.ticket_id} is resolved already", {"state": "resolved already"}
+            )
+        return [_state_changed(ticket, "resolved", "user", user_id)]
+    if ticket.state != "resolved":
+        raise Conflict(
+            f"ticket {ticket.ticket_id} is not resolved, so it cannot be reopened",
+            {"state": f"{ticket.state}: only a resolved ticket can be reopened"},
+        )
+    return [_state_changed(ticket, REOPENED_STATE, "user", user_id)]
 
 
 def linked_participants(ticket: Ticket, conversation_participants: Iterable[str]) -> list[str]:

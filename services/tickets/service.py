@@ -22,9 +22,11 @@ from kernel.contracts.validation import validate
 from kernel.dependencies import TimedRpcProxy
 from kernel.errors import ConcurrencyConflict, Conflict, NotFound, ValidationFailed
 from kernel.logging import get_logger
+from kernel.portal_access_index import PortalAccess
 from kernel.rpc import rpc
 from kernel.service import WriteService
-from services.tickets import domain
+from services.tickets import domain, ticket_types
+from services.tickets.dependencies import TicketTypes
 
 log = get_logger(__name__)
 
@@ -35,6 +37,8 @@ class TicketsService(WriteService):
     identity = TimedRpcProxy("identity")
     companies = TimedRpcProxy("companies")
     messenger_bridge = TimedRpcProxy("messenger_bridge")
+    access = PortalAccess()
+    types = TicketTypes()
 
     # RPC -----------------------------------------------------------------------------------
 
@@ -42,7 +46,93 @@ class TicketsService(WriteService):
     def create_ticket(self, command: dict) -> dict:
         command = validate(commands.CREATE_TICKET, command, "ticket")
         conversation_id = command.get("conversation_id")
-        return self._open(command, conversation_id, self._conversation_to_link).to_dict()
+        ticket, _ = self._open(command, conversation_id, self._conversation_to_link)
+        return ticket.to_dict()
+
+    @rpc
+    def submit_ticket(self, user_id: str, command: dict) -> dict:
+        """A portal user's new ticket through a ticket type's form: they are its creator, its
+        company follows the automatic rule over their own companies unless they pick one of
+        them, and it keeps the form as it is now. Answers the ticket as the customer sees it
+        and the store ``position`` their next reads must show."""
+        validate(commands.USER_ID, {"user_id": user_id}, "user id")
+        command = validate(commands.SUBMIT_TICKET, command, "ticket")
+        type_id = command["type"]
+        ticket_type = ticket_types.creatable_type(
+            ticket_types.fold(self.event_log.read_stream(ticket_types.stream_of(type_id))),
+            type_id,
+        )
+        attributes = ticket_types.answered_attributes(ticket_type, command.get("attributes", {}))
+        ticket_command = {
+            **{
+                key: command[key]
+                for key in ("title", "description", "company_id")
+                if key in command
+            },
+            "type": ticket_type.name,
+            "creator_id": user_id,
+            "attributes": attributes,
+        }
+        form = ticket_types.form_snapshot(ticket_type)
+        ticket, position = self._open(ticket_command, None, self._conversation_to_link, form)
+        return {**ticket.customer_view(), "position": position}
+
+    @rpc
+    def customer_state_change(self, ticket_id: int, user_id: str, action: str) -> dict:
+        """A portal user resolves (``action`` "resolve") or reopens ("reopen") a ticket they
+        may see by the portal's rule; any other ticket is :class:`NotFound`, worded as a
+        missing one. Answers the ticket as the customer sees it and the store ``position``."""
+        change = {"ticket_id": ticket_id, "user_id": user_id, "action": action}
+        validate(commands.CUSTOMER_STATE_CHANGE, change, "state change")
+        self.access.visible_ticket(user_id, ticket_id)
+
+        def decide(history: list[RecordedEvent]) -> list[Decision]:
+            ticket = domain.existing_ticket(history, ticket_id)
+            return domain.customer_state_change(ticket, user_id, action)
+
+        history, written = execute(self.event_log, domain.stream_of(ticket_id), decide)
+        ticket = domain.fold(history)
+        log.info("ticket state changed by its customer", ticket_id=ticket_id, action=action)
+        return {**ticket.customer_view(), "position": (written or history)[-1].position}
+
+    # ticket types ------------------------------------------------------------------------------
+
+    @rpc
+    def create_ticket_type(self, command: dict) -> dict:
+        command = validate(commands.CREATE_TICKET_TYPE, command, "ticket type")
+        stream = ticket_types.stream_of(command["id"])
+        history, _ = execute(
+            self.event_log,
+            stream,
+            lambda history: ticket_types.define_type(command, ticket_types.fold(history)),
+        )
+        log.info("ticket type created", ticket_type_id=command["id"])
+        return ticket_types.fold(history).to_dict()
+
+    @rpc
+    def update_ticket_type(self, ticket_type_id: str, command: dict) -> dict:
+        validate(commands.TICKET_TYPE_ID, {"ticket_type_id": ticket_type_id}, "ticket type id")
+        command = validate(commands.UPDATE_TICKET_TYPE, command, "ticket type")
+
+        def decide(history: list[RecordedEvent]) -> list[Decision]:
+            ticket_type = ticket_types.existing_type(history, ticket_type_id)
+            return ticket_types.change_type(ticket_type, command)
+
+        history, _ = execute(self.event_log, ticket_types.stream_of(ticket_type_id), decide)
+        ticket_type = ticket_types.fold(history)
+        log.info("ticket type changed", ticket_type_id=ticket_type_id, version=ticket_type.version)
+        return ticket_type.to_dict()
+
+    @rpc
+    def list_ticket_types(self) -> dict:
+        """Every ticket type, for teammates."""
+        return {"items": [ticket_type.to_dict() for ticket_type in self.types.all()]}
+
+    @rpc
+    def customer_ticket_types(self) -> dict:
+        """The types a customer may create, each with only its customer-visible fields."""
+        creatable = [t for t in self.types.all() if t.customer_creatable]
+        return {"items": [ticket_type.customer_view() for ticket_type in creatable]}
 
     @rpc
     def convert_conversation(self, conversation_id: str, command: dict) -> dict:
@@ -51,7 +141,8 @@ class TicketsService(WriteService):
         validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
         command = validate(commands.CONVERT_CONVERSATION, command, "ticket")
         conversation_of = self.messenger_bridge.conversation_participants
-        return self._open(command, conversation_id, conversation_of).to_dict()
+        ticket, _ = self._open(command, conversation_id, conversation_of)
+        return ticket.to_dict()
 
     @rpc
     def update_ticket(self, ticket_id: int, command: dict) -> dict:
@@ -165,11 +256,13 @@ class TicketsService(WriteService):
         command: dict,
         conversation_id: str | None,
         conversation_of: Callable[[str], dict],
-    ) -> domain.Ticket:
+        form: dict | None = None,
+    ) -> tuple[domain.Ticket, int]:
         """Create a ticket under the next free display id, from the conversation
         ``conversation_of`` answers if there is one; a create that loses the race for a
         number retries with the next, so ids have no gaps. A retried request answers the
-        ticket its first attempt created, before anything is looked up again."""
+        ticket its first attempt created, before anything is looked up again. Answers the
+        ticket and the store position of its last event."""
         domain.check_no_duplicates(command.get("participant_ids", []))
 
         @cache
@@ -189,7 +282,7 @@ class TicketsService(WriteService):
         def decide(number: int) -> list[Decision]:
             participants, known_contacts, companies_of = facts()
             return domain.open_ticket(
-                number, command, participants, known_contacts, companies_of, conversation_id
+                number, command, participants, known_contacts, companies_of, conversation_id, form
             )
 
         try:
@@ -208,7 +301,7 @@ class TicketsService(WriteService):
             company_id=ticket.company_id,
             conversation_id=conversation_id,
         )
-        return ticket
+        return ticket, history[-1].position
 
     def _free_numbers(self) -> Iterator[int]:
         """The next free display id, then the ones after it (another writer may take one)."""

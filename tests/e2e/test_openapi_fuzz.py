@@ -12,8 +12,10 @@ a minute.
 One refinement of the stock checks: a request the document accepts may still be refused with
 422 when it names something that does not exist or breaks a rule across records (a contact
 that is not there, a company that is not one of the ticket's, a repeated attribute name).
-No schema can say that, so such a 422 passes only when every problem it names is one of
-those (:data:`STATE_PROBLEMS`); any other 422 to a valid request is a disagreement.
+A ticket type's form is such a rule too: its keys are unique, only a select has options, and
+a customer's answers are checked against the form of the type they name. No schema can say
+that, so such a 422 passes only when every problem it names is one of those
+(:data:`STATE_PROBLEMS`); any other 422 to a valid request is a disagreement.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ STATE_PROBLEMS = re.compile(
     r"|must be one of: .*"
     r"|duplicate names: .*"
     r"|at most \d+ participants"
+    # A ticket type's form: rules across its fields, and a customer's answers to it.
+    r"|a select needs at least one option|only a select has options|options must be distinct"
+    r"|key .* is used more than once"
+    r"|no ticket type a customer may create has this id|not a field of this ticket type's form"
+    r"|.* is required|must be (text|a number|true or false|a date \(YYYY-MM-DD\))"
 )
 
 

@@ -152,7 +152,13 @@ def publish(amqp_uri: str, events) -> None:
 
 def resolve(store, ticket_id: int) -> None:
     stream = f"ticket-{ticket_id}"
-    payload = {"ticket_id": ticket_id, "state": "resolved", "previous_state": "submitted"}
+    payload = {
+        "ticket_id": ticket_id,
+        "state": "resolved",
+        "previous_state": "submitted",
+        "author_type": "teammate",
+        "author_id": None,
+    }
     store.append(stream, [NewEvent("TicketStateChanged", payload)], store.stream_version(stream))
 
 

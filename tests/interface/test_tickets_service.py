@@ -78,6 +78,8 @@ def test_tickets_get_sequential_display_ids_and_are_answered_as_stored(rpc, stor
         "conversation_id": None,
         "created_at": first["created_at"],
         "updated_at": first["created_at"],
+        "form": None,
+        "state_changed_by": None,
     }
     assert rpc.tickets.get_ticket(2) == second
     assert ticket_events(store, 1) == ["TicketCreated"]

@@ -111,11 +111,18 @@ class History:
             "company_id": company_id,
             "company_chosen": True,
             "conversation_id": conversation_id,
+            "form": None,
         }
         return self.add(f"ticket-{ticket_id}", "TicketCreated", payload)
 
     def state(self, ticket_id: int, state: str, previous: str = "submitted"):
-        payload = {"ticket_id": ticket_id, "state": state, "previous_state": previous}
+        payload = {
+            "ticket_id": ticket_id,
+            "state": state,
+            "previous_state": previous,
+            "author_type": "teammate",
+            "author_id": None,
+        }
         return self.add(f"ticket-{ticket_id}", "TicketStateChanged", payload)
 
     def edit(self, ticket_id: int, **changes: str):

@@ -8,7 +8,7 @@ import pytest
 from kernel.contracts.envelope import NewEvent
 from kernel.errors import NotFound
 from kernel.eventstore.sqlite import SqliteEventStore
-from services.messenger_bridge.dependencies import PortalAccessIndex
+from kernel.portal_access_index import PortalAccessIndex
 from tests.support.portal_events import History, acme_world
 
 MEMBERS_ONLY = [{"attribute": "role", "operator": "eq", "value": "member"}]

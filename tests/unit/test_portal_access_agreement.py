@@ -9,8 +9,8 @@ import pytest
 from kernel.contracts.envelope import NewEvent
 from kernel.errors import NoPortalAccess, NotFound
 from kernel.eventstore.sqlite import SqliteEventStore
+from kernel.portal_access_index import PortalAccessIndex
 from services.messenger_bridge import domain
-from services.messenger_bridge.dependencies import PortalAccessIndex
 from services.portal_query import queries
 from tests.support.portal_events import History, ids, query
 

@@ -55,6 +55,7 @@ def test_a_new_ticket_has_the_defaults_and_the_creator_as_first_participant():
         "company_id": None,
         "company_chosen": True,
         "conversation_id": None,
+        "form": None,
     }
 
 
@@ -175,7 +176,13 @@ def test_folding_applies_every_change_and_tracks_the_times():
         *opened({"type": "Bug", "title": "Broken", "company_id": None}, "bob"),
         (
             "TicketStateChanged",
-            {"ticket_id": 7, "state": "resolved", "previous_state": "submitted"},
+            {
+                "ticket_id": 7,
+                "state": "resolved",
+                "previous_state": "submitted",
+                "author_type": "teammate",
+                "author_id": None,
+            },
         ),
         ("TicketEdited", {"ticket_id": 7, "description": "Now with details"}),
         (
@@ -212,6 +219,8 @@ def test_folding_applies_every_change_and_tracks_the_times():
         "conversation_id": "conv-9",
         "created_at": "2026-03-01T10:00:00.000000+00:00",
         "updated_at": "2026-03-06T10:00:00.000000+00:00",
+        "form": None,
+        "state_changed_by": {"type": "teammate", "id": None},
     }
     assert domain.fold(history).version == 6
     assert domain.fold(history).company_chosen
@@ -230,8 +239,9 @@ def test_an_unknown_ticket_is_not_found():
 @pytest.mark.parametrize(("before", "after"), list(itertools.permutations(f.TICKET_STATES, 2)))
 def test_any_state_can_change_to_any_other(before, after):
     decisions = valid(domain.update_ticket(ticket(state=before), {"state": after}, []))
+    changed = {"ticket_id": 7, "state": after, "previous_state": before}
     assert decisions == [
-        ("TicketStateChanged", {"ticket_id": 7, "state": after, "previous_state": before})
+        ("TicketStateChanged", {**changed, "author_type": "teammate", "author_id": None})
     ]
 
 
@@ -400,7 +410,7 @@ def test_linking_leaves_several_companies_to_a_teammate():
 def test_a_company_from_before_choices_were_recorded_counts_as_automatic():
     # Given a ticket stored as version 1, with no record of who chose its company
     [(_, payload)] = opened({"type": "Bug", "title": "t", "company_id": ACME})
-    del payload["company_chosen"]
+    del payload["company_chosen"], payload["form"]
     old = [event._replace(schema_version=1) for event in recorded(("TicketCreated", payload))]
     check_payload("ticket-7", "TicketCreated", 1, old[0].payload)
     current = domain.fold(old)
@@ -446,3 +456,50 @@ def test_the_next_number_follows_the_last_existing_ticket(existing):
 
     assert domain.next_ticket_number(exists) == existing + 1
     assert len(asked) <= 2 * existing.bit_length() + 2
+
+
+# a customer resolves and reopens ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", [s for s in f.TICKET_STATES if s != "resolved"])
+def test_a_customer_resolves_any_unresolved_ticket_as_its_author(state):
+    decisions = valid(domain.customer_state_change(ticket(state=state), "bob", "resolve"))
+    assert decisions == [
+        (
+            "TicketStateChanged",
+            {
+                "ticket_id": 7,
+                "state": "resolved",
+                "previous_state": state,
+                "author_type": "user",
+                "author_id": "bob",
+            },
+        )
+    ]
+    changed = domain.fold(
+        recorded(*opened({"type": "Bug", "title": "t", "state": state}), *decisions)
+    )
+    assert changed.state_changed_by == {"type": "user", "id": "bob"}
+
+
+def test_a_customer_reopens_a_resolved_ticket_into_the_teams_hands():
+    [(_, payload)] = valid(domain.customer_state_change(ticket(state="resolved"), "bob", "reopen"))
+    assert (payload["state"], payload["author_id"]) == ("in_progress", "bob")
+
+
+def test_resolving_a_resolved_or_reopening_an_open_ticket_is_a_conflict():
+    with pytest.raises(Conflict) as resolved:
+        domain.customer_state_change(ticket(state="resolved"), "bob", "resolve")
+    with pytest.raises(Conflict) as reopened:
+        domain.customer_state_change(ticket(state="submitted"), "bob", "reopen")
+    assert list(resolved.value.fields) == list(reopened.value.fields) == ["state"]
+
+
+def test_a_customer_view_leaves_out_internal_attributes_and_the_form():
+    attributes = [
+        {"name": "Plan", "value": "pro", "visible_to_customer": True},
+        {"name": "Cause", "value": "x", "visible_to_customer": False},
+    ]
+    view = ticket(attributes=attributes).customer_view()
+    assert view["attributes"] == attributes[:1]
+    assert "form" not in view and "participant_ids" not in view

@@ -1,6 +1,6 @@
-"""messenger_bridge's own dependency provider: the facts it decides a portal user's reply
-and join with, folded from the event store by position, so no write waits on the read side.
-"""
+"""The facts a write-side service decides a portal user's action with (messenger_bridge:
+replies and joins; tickets: resolving and reopening), folded from the event store by
+position, so no write waits on the read side."""
 
 from __future__ import annotations
 
@@ -130,6 +130,7 @@ _FOLDS: dict[str, Callable[[PortalAccessIndex, dict[str, Any]], None]] = {
 
 
 class PortalAccess(CatchUpIndexProvider):
-    """The portal access index, one per container."""
+    """The portal access index, one per container of a service that decides portal users'
+    writes."""
 
     index_type = PortalAccessIndex
