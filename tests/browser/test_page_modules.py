@@ -4,12 +4,15 @@ Content Security Policy would refuse or what could insert ticket text as markup.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
+from kernel.errors import ValidationFailed
+from services.tickets import ticket_types
 from tests.browser.conftest import Portal
 
 pytestmark = pytest.mark.browser
@@ -383,3 +386,40 @@ def test_each_ticket_column_draws_its_header_cell_and_csv_values(page: Page, por
     assert answer["sorted"] == ["descending", "ID▼"]
     assert answer["unsorted"] == "Type↕"
     assert answer["plain"] == ["Title", 0]
+
+
+def test_the_new_ticket_forms_checks_say_what_the_server_says(page: Page, portal: Portal):
+    fields = [
+        {"key": "s", "label": "Severity", "type": "select", "required": True,
+         "visible_to_customer": True, "options": ["Low", "High"]},
+        {"key": "n", "label": "Seats", "type": "number", "required": False,
+         "visible_to_customer": True, "options": []},
+        {"key": "d", "label": "Since", "type": "date", "required": False,
+         "visible_to_customer": True, "options": []},
+        {"key": "b", "label": "Blocking", "type": "boolean", "required": False,
+         "visible_to_customer": True, "options": []},
+    ]  # fmt: skip
+    cases = [
+        {},
+        {"s": "Medium"},
+        {"s": "Low", "n": "3"},
+        {"s": "Low", "d": "2026-02-30"},
+        {"s": "Low", "d": "2026-2-3"},
+        {"s": "Low", "b": "yes"},
+        {"s": "Low", "n": 3, "d": "2024-02-29", "b": False},
+    ]
+    page_problems = run_module(
+        page,
+        "form-checks.js",
+        f"const fields = {json.dumps(fields)}; const cases = {json.dumps(cases)};"
+        "return cases.map((answers) => m.checkTicket({id: 't', attributes: fields},"
+        " {title: 'x', description: '', answers, companyId: ''}).problems);",
+    )
+    bug = ticket_types.TicketType("t", "T", "", True, tuple(fields), 1)
+    for answers, problems in zip(cases, page_problems, strict=True):
+        try:
+            ticket_types.answered_attributes(bug, answers)
+            expected = {}
+        except ValidationFailed as error:
+            expected = error.fields
+        assert problems == expected, answers

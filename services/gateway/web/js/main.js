@@ -14,12 +14,16 @@ import {
   showSignedOut,
   showSignInFailed,
 } from "./views/notices.js";
+import { mountNewTicket } from "./views/new-ticket.js";
 import { mountTickets } from "./views/tickets.js";
 
 const REFRESH_INTERVAL_MS = 3000;
 
 const ROUTES = [
   { name: "tickets", pattern: /^\/$/, portal: true, mount: (root, app) => mountTickets(root, app) },
+  // Before the details: a user without portal access (no company, or no ticket yet) may
+  // still create a ticket, which then shows in their Messenger tickets space.
+  { name: "new-ticket", pattern: /^\/tickets\/new$/, mount: (root, app) => mountNewTicket(root, app) },
   {
     name: "details",
     pattern: /^\/tickets\/([^/]+)$/,
@@ -46,6 +50,14 @@ const app = {
   listUrl: () => lastListUrl,
   rememberListUrl(url) {
     lastListUrl = url;
+  },
+  /** Go to a page route, as a link would; the new view's heading takes the focus. */
+  async navigate(path) {
+    window.history.pushState({}, "", path);
+    // A first ticket may be what gives the user portal access.
+    if (app.access !== "granted") await loadAccess().catch(() => {});
+    route();
+    root.querySelector("h1")?.focus({ preventScroll: true });
   },
   signedOut() {
     app.me = null;
@@ -150,7 +162,11 @@ function route() {
 }
 
 function markNavigation(definition) {
-  const section = definition && !definition.portal ? "messenger" : "portal";
+  const fromMessenger = new URLSearchParams(window.location.search).get("from") === "messenger";
+  const section =
+    definition && !definition.portal && (definition.name !== "new-ticket" || fromMessenger)
+      ? "messenger"
+      : "portal";
   for (const link of document.querySelectorAll("[data-nav]")) {
     if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

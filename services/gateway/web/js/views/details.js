@@ -70,6 +70,46 @@ export function mountDetails(root, app, ticketId) {
     replaceChildren(slot("facts"), facts(ticket));
     replaceChildren(slot("conversation"), conversationParts(ticket.conversation));
     replaceChildren(slot("actions"), actions(ticket));
+    replaceChildren(slot("state-actions"), stateAction(ticket));
+  }
+
+  /** Resolve a ticket that is not resolved, or reopen a resolved one (as the server allows). */
+  function stateAction(ticket) {
+    const resolved = ticket.state === "resolved";
+    const action = resolved ? "reopen" : "resolve";
+    const button = el(
+      "button",
+      {
+        type: "button",
+        className: "button-secondary",
+        id: `${action}-ticket`,
+        dataset: { focusKey: "state-action" },
+      },
+      resolved ? "Reopen ticket" : "Mark as resolved",
+    );
+    button.addEventListener("click", async () => {
+      const status = slot("state-status");
+      button.disabled = true;
+      status.classList.remove("is-problem");
+      status.textContent = resolved ? "Reopening…" : "Resolving…";
+      try {
+        // A cookie-authenticated change must carry a JSON body (the gateway's CSRF guard).
+        await api(`/api/portal/tickets/${encodeURIComponent(ticket.id)}/${action}`, {
+          method: "POST",
+          body: {},
+        });
+        status.textContent = resolved
+          ? "You reopened this ticket. The team will pick it up again."
+          : "You marked this ticket as resolved.";
+        await live.check();
+      } catch (error) {
+        button.disabled = false;
+        if (error.status === 401) return app.signedOut();
+        status.classList.add("is-problem");
+        status.textContent = `The ticket was not changed: ${error.message}`;
+      }
+    });
+    return button;
   }
 
   function actions(ticket) {

@@ -21,6 +21,7 @@ function messengerShell(root, app, heading) {
 
 export function mountTicketsSpace(root, app) {
   const slot = messengerShell(root, app, "Your tickets");
+  slot("new-ticket").hidden = false;
   slot("status").textContent = "Loading your tickets…";
   // A first load that fails says so; the live refresh keeps trying.
   const live = liveLoader({
