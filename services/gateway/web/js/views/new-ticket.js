@@ -132,7 +132,14 @@ export function mountNewTicket(root, app) {
       const input = inputFor(name);
       const text = input ? `${labelOf(input)}: ${problem}` : problem;
       if (input) markInvalid(input, problem);
-      return el("li", {}, input ? el("a", { href: `#${input.id}` }, text) : text);
+      if (!input) return el("li", {}, text);
+      // Straight to the field, without the router or a change of URL.
+      const link = el("a", { href: `#${input.id}` }, text);
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        input.focus();
+      });
+      return el("li", {}, link);
     });
     replaceChildren(
       summary,
