@@ -293,3 +293,20 @@ def test_a_retried_resolve_with_its_key_answers_like_the_first(world):
     second = state_change(world, "ann", ticket["id"], "resolve", **key)
     assert (first.status_code, second.status_code) == (200, 200)
     assert first.json() == second.json()
+
+
+def test_the_writes_need_a_session_and_a_cookie_alone_needs_json_from_this_origin(world):
+    api, stack = world["api"], world["stack"]
+    before = stored_events(stack)
+    for path in ("/api/portal/tickets", "/api/portal/tickets/1/resolve"):
+        assert api.call("POST", path, json=GOOD).status_code == 401
+        assert api.call("POST", path, json=GOOD, session="not-a-token").status_code == 401
+        form_post = api.call(
+            "POST",
+            path,
+            cookies={"portal_session": world["sessions"]["ann"]},
+            data="type=bug&title=x",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert form_post.status_code == 403
+    assert stored_events(stack) == before
