@@ -31,6 +31,7 @@ from services.companies import domain as companies
 from services.identity import domain as identity
 from services.messenger_bridge import domain as messenger
 from services.tickets import domain as tickets
+from services.tickets import ticket_types
 
 SEED = 14
 TICKET_COUNT = 100
@@ -235,6 +236,40 @@ TOPICS = [
 ]
 
 PRIORITIES = [("Low", 3), ("Normal", 6), ("High", 3), ("Urgent", 1)]
+
+
+def _field(key: str, label: str, kind: str, **rules) -> dict:
+    return {"key": key, "label": label, "type": kind, "required": False,
+            "visible_to_customer": True, **rules}  # fmt: skip
+
+
+# The ticket types teammates defined: customers create Bugs and Questions through their
+# forms; Incidents are the teammates' own.
+TICKET_TYPES = [
+    {
+        "id": "bug",
+        "name": "Bug",
+        "description": "Something does not work as it should",
+        "customer_creatable": True,
+        "attributes": [
+            _field("Priority", "Priority", "select", required=True,
+                   options=[name for name, _ in PRIORITIES]),
+            _field("Product area", "Product area", "select", options=AREAS),
+            _field("Users affected", "How many users are affected?", "number"),
+            _field("Since", "Since when?", "date"),
+            _field("Blocking", "It blocks our work", "boolean"),
+            _field("Root cause", "Root cause", "text", visible_to_customer=False),
+        ],
+    },
+    {
+        "id": "question",
+        "name": "Question",
+        "description": "How do I ...?",
+        "customer_creatable": True,
+        "attributes": [_field("Product area", "Product area", "select", options=AREAS)],
+    },
+    {"id": "incident", "name": "Incident", "description": "An outage, raised by the team"},
+]  # fmt: skip
 STATES = ["submitted", "in_progress", "waiting_on_customer", "resolved"]
 ROOT_CAUSES = ["Configuration", "Defect", "Third party", "User error"]
 
@@ -319,6 +354,10 @@ class _Story:
             {"preview_enabled": True, "visibility_conditions": MEMBERS_ONLY},
         )
         record(PORTAL_SETTINGS_STREAM, settings, at)
+        for command in TICKET_TYPES:
+            record(
+                ticket_types.stream_of(command["id"]), ticket_types.define_type(command, None), at
+            )
 
     def _titles(self) -> list[tuple[str, tuple, str]]:
         """``TICKET_COUNT`` different ``(title, topic, product area)``."""

@@ -22,7 +22,7 @@ FIELDS = [
      "visible_to_customer": True, "options": ["Low", "High"]},
     {"key": "seats", "label": "Seats", "type": "number", "required": False,
      "visible_to_customer": True},
-    {"key": "since", "label": "Since", "type": "date", "required": False,
+    {"key": "Since when", "label": "Since", "type": "date", "required": False,
      "visible_to_customer": True},
     {"key": "blocking", "label": "Blocking", "type": "boolean", "required": False,
      "visible_to_customer": True},
@@ -86,6 +86,8 @@ def test_a_keyboard_user_creates_a_ticket_and_sees_it_at_once_then_resolves_and_
     sign_in(page, portal, *customer)
     page.get_by_role("link", name="New ticket").focus()
     page.keyboard.press("Enter")
+    # The form shows once the types are loaded; focusing waits only for it to exist.
+    expect(page.get_by_label("Title (required)")).to_be_visible()
     page.get_by_label("Title (required)").focus()
     page.keyboard.type("Nothing loads")
     page.keyboard.press("Tab")

@@ -153,7 +153,7 @@ export function mountNewTicket(root, app) {
 
   function inputFor(name) {
     const id = name.startsWith("attributes.")
-      ? `new-ticket-attr-${name.slice("attributes.".length)}`
+      ? fieldId(name.slice("attributes.".length))
       : `new-ticket-${name.replace("_id", "")}`;
     return document.getElementById(id);
   }
@@ -171,9 +171,18 @@ function markInvalid(input, problem) {
   input.closest(".form-field").append(el("p", { className: "field-error", id: messageId }, problem));
 }
 
+/**
+ * The element id of a form field: a key may hold spaces, which an id (and so
+ * aria-describedby, a list of ids) cannot; each character but A-Z a-z 0-9 _ is spelled out.
+ */
+function fieldId(key) {
+  const safe = key.replace(/[^A-Za-z0-9_]/g, (c) => `-${c.charCodeAt(0).toString(16)}-`);
+  return `new-ticket-attr-${safe}`;
+}
+
 /** One field of the type's form, as a labelled control. */
 function formField(field) {
-  const id = `new-ticket-attr-${field.key}`;
+  const id = fieldId(field.key);
   const name = `attr-${field.key}`;
   // The page checks the form itself (the form is novalidate), so "required" is said to
   // assistive technology rather than left to the browser's own bubbles.
