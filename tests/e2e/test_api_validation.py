@@ -26,6 +26,8 @@ BODY_ENDPOINTS = [
     ("POST", "/api/admin/companies/acme/members", commands.ADD_MEMBER, {"user_id": ANN}),
     ("POST", "/api/admin/tickets", commands.CREATE_TICKET, VALID_TICKET),
     ("PATCH", "/api/admin/tickets/1", commands.UPDATE_TICKET, {"state": "resolved"}),
+    ("POST", "/api/admin/ticket-types", commands.CREATE_TICKET_TYPE, {"id": "bug", "name": "Bug"}),
+    ("PATCH", "/api/admin/ticket-types/bug", commands.UPDATE_TICKET_TYPE, {"name": "Bug"}),
     (
         "POST",
         "/api/admin/tickets/1/conversation",
@@ -63,6 +65,10 @@ BODY_ENDPOINTS = [
         {"user_id": ANN, "user_hash": "0" * 64},
     ),
     ("POST", "/api/portal/session", commands.START_SESSION_WITH_TOKEN, {"token": "x.y.z"}),
+]
+# A portal user's bodies, sent with a session.
+PORTAL_BODY_ENDPOINTS = [
+    ("POST", "/api/portal/tickets", commands.SUBMIT_TICKET, {"type": "bug", "title": "Help"}),
 ]
 ERROR_CODES = {401: "unauthenticated", 422: "validation_failed"}
 
@@ -121,9 +127,9 @@ LIST_ITEMS = {
 }
 
 
-def bad_bodies():
+def bad_bodies(endpoints: list = BODY_ENDPOINTS):
     """(endpoint id, method, path, body, field the answer must name)."""
-    for method, path, schema, valid in BODY_ENDPOINTS:
+    for method, path, schema, valid in endpoints:
         endpoint = f"{method} {path}"
         for field, rule in schema.items():
             for value in wrong_types(rule):
@@ -150,6 +156,7 @@ def bad_bodies():
 
 
 BAD_BODIES = list(bad_bodies())
+BAD_PORTAL_BODIES = list(bad_bodies(PORTAL_BODY_ENDPOINTS))
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +191,22 @@ def test_a_bad_field_is_refused_naming_it_and_appends_nothing(platform, method, 
     error = error_of(answer)
     assert error["code"] == ERROR_CODES[refusal(path)]
     assert any(name == field or name.startswith(f"{field}.") for name in error["fields"]), error
+    assert stored_events(stack) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [case[1:] for case in BAD_PORTAL_BODIES],
+    ids=[case[0] for case in BAD_PORTAL_BODIES],
+)
+def test_a_bad_field_of_a_portal_body_is_refused_naming_it_and_appends_nothing(
+    platform, session, method, path, body, field
+):
+    stack, api = platform
+    before = stored_events(stack)
+    answer = api.call(method, path, session=session, json=body)
+    assert answer.status_code == 422, answer.text
+    assert any(name == field or name.startswith(f"{field}.") for name in error_of(answer)["fields"])
     assert stored_events(stack) == before
 
 
