@@ -6,8 +6,8 @@
 * ``event_handlers``: one handler per event type in one table (pure; internal notes and
   attributes are dropped on arrival).
 * ``documents``: the stored form of each kind of state, one table for saving and restoring.
-* ``token_cache``: search tokens of parts and conversations, computed once.
-* ``search_index``: per-company bitset index, prefix vocabulary, numpy sort keys.
+* ``search_index``: per-company bitset index, prefix vocabulary, numpy sort keys; a
+  ticket's words are taken again from its text when it changes, never kept.
 * ``text``: normalization, query parsing, highlighting, relative times.
 * ``queries``: access rules and every answer (table, search, preview, details, spaces).
 * ``storage``: generations of documents with checkpoint, on SQLite or MongoDB.

@@ -20,6 +20,7 @@ from services.portal_query.read_model import (
     ReadModel,
     Settings,
     Ticket,
+    attribute_pairs,
 )
 
 Document = dict[str, Any]  # a stored body
@@ -46,7 +47,7 @@ def _ticket_body(model: ReadModel, key: str) -> Document | None:
         "state": ticket.state,
         "title": ticket.title,
         "description": ticket.description,
-        "attributes": [dict(attribute) for attribute in ticket.attributes],
+        "attributes": ticket.attribute_list(),
         "creator_id": ticket.creator_id,
         "participant_ids": list(ticket.participant_ids),
         "company_id": ticket.company_id,
@@ -115,7 +116,11 @@ def _settings_body(model: ReadModel, _key: str) -> Document | None:
 
 
 DOCUMENT_KINDS: dict[str, DocumentKind] = {
-    "ticket": DocumentKind(_ticket_body, lambda _key, body: Ticket(**body), ReadModel.add_ticket),
+    "ticket": DocumentKind(
+        _ticket_body,
+        lambda _key, body: Ticket(**{**body, "attributes": attribute_pairs(body["attributes"])}),
+        ReadModel.add_ticket,
+    ),
     "part": DocumentKind(_part_body, lambda _key, body: Part(**body), ReadModel.add_part),
     "conversation": DocumentKind(
         _conversation_body,

@@ -15,12 +15,14 @@ from typing import Any
 
 from kernel.contracts.envelope import RecordedEvent
 from services.portal_query.read_model import (
+    Attributes,
     Contact,
     Conversation,
     Part,
     ReadModel,
     Settings,
     Ticket,
+    attribute_pairs,
 )
 
 Handler = Callable[[ReadModel, RecordedEvent], None]
@@ -30,13 +32,11 @@ def epoch(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp).timestamp()
 
 
-def visible_attributes(attributes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Only what the customer may see, without the flag: ``[{name, value}]``."""
-    return [
-        {"name": attribute["name"], "value": attribute["value"]}
-        for attribute in attributes
-        if attribute["visible_to_customer"]
-    ]
+def visible_attributes(attributes: list[dict[str, Any]]) -> Attributes:
+    """Only what the customer may see, without the flag."""
+    return attribute_pairs(
+        [attribute for attribute in attributes if attribute["visible_to_customer"]]
+    )
 
 
 def contact_saved(model: ReadModel, event: RecordedEvent) -> None:

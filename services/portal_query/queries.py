@@ -33,8 +33,8 @@ from services.portal_query.text import (
     highlight,
     parse_query,
     relative_time,
+    token_set,
 )
-from services.portal_query.token_cache import part_words
 
 DEFAULT_PER_PAGE = 25
 MESSENGER_URL = "/messenger/conversations/{}"
@@ -355,7 +355,7 @@ def item(model: ReadModel, ticket: Ticket) -> dict[str, Any]:
         "updated_at": iso(model.updated_at(ticket)),
         "company": company,
         "creator": {"id": ticket.creator_id, "name": model.contact_name(ticket.creator_id)},
-        "attributes": [dict(attribute) for attribute in ticket.attributes],
+        "attributes": ticket.attribute_list(),
     }
 
 
@@ -424,7 +424,7 @@ def conversation_snippet(
         return None
     best, best_count = None, 0
     for part in conversation.parts.values():
-        count = query.matched_words(part_words(part))
+        count = query.matched_words(token_set(part.body))
         if count and count >= best_count:
             best, best_count = part, count
     if best is None:

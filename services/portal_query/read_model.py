@@ -13,13 +13,27 @@ documents (``changed_documents``, for storage), the tickets the search index mus
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.portal_query.token_cache import add_part_words
-
 DocumentKey = tuple[str, str]  # (kind, key) of the stored document a piece of state is in
 SETTINGS_KEY: DocumentKey = ("settings", "workspace")
+# Fields of a ticket whose values repeat across tickets: one string each in memory.
+SHARED_TICKET_FIELDS = frozenset({"type", "state", "creator_id", "company_id", "conversation_id"})
+
+
+def shared(text: str | None) -> str | None:
+    """One string in memory for a value many objects hold (an id, a type, a name)."""
+    return None if text is None else sys.intern(text)
+
+
+Attributes = tuple[tuple[str, Any], ...]  # (name, value) pairs: a fifth of a dict each
+
+
+def attribute_pairs(attributes: list[dict[str, Any]]) -> Attributes:
+    """``[{name, value}]`` as the model holds it."""
+    return tuple((shared(attribute["name"]), attribute["value"]) for attribute in attributes)
 
 
 @dataclass(slots=True)
@@ -37,13 +51,17 @@ class Ticket:
     state: str
     title: str
     description: str
-    attributes: list[dict[str, Any]]  # customer-visible only: [{name, value}]
+    attributes: Attributes  # customer-visible only
     creator_id: str
     participant_ids: list[str]
     company_id: str | None
     conversation_id: str | None
     created_at: float
     changed_at: float  # the last customer-visible change of the ticket itself
+
+    def attribute_list(self) -> list[dict[str, Any]]:
+        """The attributes as answers and stored documents give them: ``[{name, value}]``."""
+        return [{"name": name, "value": value} for name, value in self.attributes]
 
 
 @dataclass(slots=True)
@@ -58,7 +76,6 @@ class Part:
     body: str
     created_at: float
     position: int
-    words: frozenset[str] | None = None  # search tokens (``token_cache``)
 
 
 @dataclass(slots=True)
@@ -68,7 +85,6 @@ class Conversation:
     participant_ids: list[str]
     parts: dict[str, Part] = field(default_factory=dict)  # by id, in position order
     last_part_at: float | None = None
-    words: frozenset[str] | None = None  # the union of the parts' tokens (``token_cache``)
 
     def add(self, part: Part) -> None:
         self.parts[part.id] = part
@@ -98,7 +114,7 @@ class ReadModel:
         self.ticket_of_conversation: dict[str, int] = {}
         self.settings = Settings()
         self.tickets_of_person: dict[str, set[int]] = {}
-        self._people_of_ticket: dict[int, frozenset[str]] = {}
+        self._people_of_ticket: dict[int, tuple[str, ...]] = {}  # tuples: a third of a set
         self.track_changes = track_changes
         # Insertion-ordered, so a caller can look at only the keys added since it last looked.
         self.changed_documents: dict[DocumentKey, None] = {}
@@ -132,6 +148,7 @@ class ReadModel:
     # contacts, companies, settings -----------------------------------------------------
 
     def save_contact(self, contact: Contact) -> None:
+        contact.id = shared(contact.id)
         self.contacts[contact.id] = contact
         self._document_changed("contact", contact.id)
 
@@ -144,6 +161,7 @@ class ReadModel:
         self._document_changed("company", company_id)
 
     def add_member(self, company_id: str, contact_id: str) -> None:
+        company_id, contact_id = shared(company_id), shared(contact_id)
         self.members.setdefault(company_id, set()).add(contact_id)
         self.companies_of.setdefault(contact_id, set()).add(company_id)
         self._document_changed("membership", f"{company_id}/{contact_id}")
@@ -157,6 +175,9 @@ class ReadModel:
 
     def add_ticket(self, ticket: Ticket) -> None:
         """A new ticket (or one restored), linked to its ``conversation_id`` if any."""
+        for name in SHARED_TICKET_FIELDS:
+            setattr(ticket, name, shared(getattr(ticket, name)))
+        ticket.participant_ids = [shared(person) for person in ticket.participant_ids]
         self.tickets[ticket.id] = ticket
         if ticket.conversation_id:
             self.ticket_of_conversation[ticket.conversation_id] = ticket.id
@@ -168,7 +189,7 @@ class ReadModel:
         a customer-visible change at ``at``."""
         ticket = self.tickets[ticket_id]
         for name, value in fields.items():
-            setattr(ticket, name, value)
+            setattr(ticket, name, shared(value) if name in SHARED_TICKET_FIELDS else value)
         ticket.changed_at = max(ticket.changed_at, at)
         self._ticket_changed(ticket)
 
@@ -179,9 +200,9 @@ class ReadModel:
         ticket = self.tickets[ticket_id]
         if self.ticket_of_conversation.get(ticket.conversation_id or "") == ticket.id:
             del self.ticket_of_conversation[ticket.conversation_id]
-        ticket.conversation_id = conversation_id
+        ticket.conversation_id = conversation_id = shared(conversation_id)
         self.ticket_of_conversation[conversation_id] = ticket.id
-        ticket.participant_ids = participant_ids
+        ticket.participant_ids = [shared(person) for person in participant_ids]
         ticket.changed_at = max(ticket.changed_at, at)
         self._ticket_changed(ticket)
         self._refresh_people(ticket)
@@ -189,14 +210,20 @@ class ReadModel:
     # conversations ---------------------------------------------------------------------
 
     def start_conversation(self, conversation: Conversation) -> None:
+        conversation.id = shared(conversation.id)
+        conversation.contact_id = shared(conversation.contact_id)
+        conversation.participant_ids = [shared(person) for person in conversation.participant_ids]
         self.conversations[conversation.id] = conversation
         self._document_changed("conversation", conversation.id)
         self._conversation_changed(conversation.id, people_changed=True)
 
     def add_part(self, part: Part) -> None:
         conversation = self.conversations[part.conversation_id]
+        part.conversation_id = conversation.id
+        part.author_type = shared(part.author_type)
+        part.author_id = shared(part.author_id)
+        part.author_name = shared(part.author_name)
         conversation.add(part)
-        add_part_words(conversation, part)
         self._document_changed("part", f"{conversation.id}/{part.id}")
         self._conversation_changed(conversation.id)
 
@@ -204,7 +231,7 @@ class ReadModel:
         """``contact_id`` takes part in the conversation from now on (once)."""
         conversation = self.conversations[conversation_id]
         if contact_id not in conversation.participant_ids:
-            conversation.participant_ids.append(contact_id)
+            conversation.participant_ids.append(shared(contact_id))
             self._document_changed("conversation", conversation_id)
             self._conversation_changed(conversation_id, people_changed=True)
 
@@ -241,9 +268,9 @@ class ReadModel:
 
     def _refresh_people(self, ticket: Ticket) -> None:
         people = self.people_of(ticket)
-        old = self._people_of_ticket.get(ticket.id, frozenset())
+        old = frozenset(self._people_of_ticket.get(ticket.id, ()))
         for person in old - people:
             self.tickets_of_person[person].discard(ticket.id)
         for person in people - old:
             self.tickets_of_person.setdefault(person, set()).add(ticket.id)
-        self._people_of_ticket[ticket.id] = people
+        self._people_of_ticket[ticket.id] = tuple(people)

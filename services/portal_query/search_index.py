@@ -20,9 +20,8 @@ import numpy as np
 from sortedcontainers import SortedList
 
 from kernel.contracts.fields import TICKET_STATES
-from services.portal_query.read_model import ReadModel, Ticket
+from services.portal_query.read_model import Conversation, ReadModel, Ticket
 from services.portal_query.text import SearchQuery, token_set
-from services.portal_query.token_cache import conversation_words
 
 FIELDS = ("title", "description", "conversation")
 STATE_ORDER = {state: order for order, state in enumerate(TICKET_STATES)}
@@ -35,6 +34,20 @@ RANK_LOCATION = {RANK_ID: "title"} | {
 """Where each rank found its best match (the preview is taken from there)."""
 PREFIX_CACHE_SIZE = 4096
 _EMPTY = np.empty(0, dtype=np.int64)
+
+Words = tuple[frozenset[str], frozenset[str], frozenset[str]]  # per field of FIELDS
+Source = tuple[str, str, str | None]
+"""What a ticket's words were taken from: its title, description and conversation id."""
+NO_WORDS: Words = (frozenset(), frozenset(), frozenset())
+
+
+def source_of(ticket: Ticket) -> Source:
+    return ticket.title, ticket.description, ticket.conversation_id
+
+
+def conversation_tokens(conversation: Conversation) -> frozenset[str]:
+    """The union of the tokens of the conversation's parts."""
+    return frozenset().union(*(token_set(part.body) for part in conversation.parts.values()))
 
 
 def slots_of(bits: int) -> np.ndarray:
@@ -216,7 +229,9 @@ class Partition:
         self.free: list[int] = []
         self.live = 0
         self.words: tuple[dict[str, int], ...] = ({}, {}, {})  # per field: token -> bits
-        self.slot_words: list[tuple[frozenset[str], ...]] = []
+        # Per slot, what its words came from (strings the ticket holds anyway), not the
+        # words themselves: keeping every ticket's token sets cost more than the text.
+        self.slot_sources: list[Source | None] = []
         self.vocabulary: SortedList = SortedList()
         self.types: dict[str, int] = {}
         self.states: dict[str, int] = {}
@@ -234,21 +249,29 @@ class Partition:
 
     # changes ---------------------------------------------------------------------------
 
-    def put(self, ticket: Ticket, updated_at: float, words: tuple[frozenset[str], ...]) -> None:
+    def source(self, ticket_id: int) -> Source | None:
+        """What the ticket's indexed words were taken from (``None``: not in here)."""
+        slot = self.slot_of.get(ticket_id)
+        return None if slot is None else self.slot_sources[slot]
+
+    def put(self, ticket: Ticket, updated_at: float, old_words: Words, words: Words) -> None:
+        """Index ``ticket`` with ``words``. ``old_words`` are its words when it was indexed,
+        taken again from its :meth:`source` (its old title and description, and its
+        conversation as it is now, whose parts only grow): a token of ``old_words`` not
+        in ``words`` is unset, and every token of ``words`` is set (a conversation's new
+        part is in both, so no difference of the two would find it)."""
         slot = self.slot_of.get(ticket.id)
         if slot is None:
             slot = self._allocate(ticket.id)
-            old_words: tuple[frozenset[str], ...] = (frozenset(),) * 3
         else:
-            old_words = self.slot_words[slot]
             self._unlabel(slot)
         bit = 1 << slot
         for field, (old, new) in enumerate(zip(old_words, words, strict=True)):
             for token in old - new:
                 self._unset_word(field, token, bit)
-            for token in new - old:
+            for token in new:
                 self._set_word(field, token, bit)
-        self.slot_words[slot] = words
+        self.slot_sources[slot] = source_of(ticket)
         labels = (ticket.type, ticket.state, ticket.creator_id)
         self.slot_labels[slot] = labels
         for table, label in zip((self.types, self.states, self.creators), labels, strict=True):
@@ -258,7 +281,7 @@ class Partition:
 
     def load(
         self,
-        entries: list[tuple[Ticket, float, tuple[frozenset[str], ...]]],
+        entries: list[tuple[Ticket, float, Words]],
         pause: Callable[[], None] = lambda: None,
     ) -> None:
         """Fill an empty partition at once: slots are collected per token first and each
@@ -271,7 +294,7 @@ class Partition:
         for slot, (ticket, updated_at, words) in enumerate(entries):
             self.ticket_at.append(ticket.id)
             self.slot_of[ticket.id] = slot
-            self.slot_words.append(words)
+            self.slot_sources.append(source_of(ticket))
             labels = (ticket.type, ticket.state, ticket.creator_id)
             self.slot_labels.append(labels)
             for field, tokens_ in enumerate(words):
@@ -292,16 +315,18 @@ class Partition:
         self.vocabulary = SortedList(set().union(*postings))
         self.live = (1 << count) - 1
 
-    def remove(self, ticket_id: int) -> None:
+    def remove(self, ticket_id: int, old_words: Words) -> None:
+        """Drop the ticket; ``old_words`` as for :meth:`put` (a token it holds that was
+        never indexed for it changes nothing)."""
         slot = self.slot_of.pop(ticket_id, None)
         if slot is None:
             return
         bit = 1 << slot
-        for field, words in enumerate(self.slot_words[slot]):
+        for field, words in enumerate(old_words):
             for token in words:
                 self._unset_word(field, token, bit)
         self._unlabel(slot)
-        self.slot_words[slot] = (frozenset(),) * 3
+        self.slot_sources[slot] = None
         self.ticket_at[slot] = None
         self.live &= ~bit
         self.free.append(slot)
@@ -312,7 +337,7 @@ class Partition:
         else:
             slot = len(self.ticket_at)
             self.ticket_at.append(None)
-            self.slot_words.append((frozenset(),) * 3)
+            self.slot_sources.append(None)
             self.slot_labels.append(("", "", ""))
             self.sort_keys.grow(slot + 1)
         self.ticket_at[slot] = ticket_id
@@ -330,19 +355,25 @@ class Partition:
                 table.pop(label, None)
 
     def _set_word(self, field: int, token: str, bit: int) -> None:
+        table = self.words[field]
+        bits = table.get(token, 0)
+        if bits & bit:
+            return
         if not any(token in words for words in self.words):
             self.vocabulary.add(token)
-        table = self.words[field]
-        table[token] = table.get(token, 0) | bit
+        table[token] = bits | bit
         self._forget_prefixes(token)
 
     def _unset_word(self, field: int, token: str, bit: int) -> None:
         table = self.words[field]
-        remaining = table.get(token, 0) & ~bit
+        bits = table.get(token, 0)
+        if not bits & bit:
+            return
+        remaining = bits & ~bit
         if remaining:
             table[token] = remaining
         else:
-            table.pop(token, None)
+            del table[token]
             if not any(token in words for words in self.words):
                 self.vocabulary.remove(token)
         self._forget_prefixes(token)
@@ -459,7 +490,7 @@ class SearchIndex:
         entries: dict[str | None, list] = {}
         for ticket in model.tickets.values():
             entries.setdefault(ticket.company_id, []).append(
-                (ticket, model.updated_at(ticket), index._words(model, ticket))
+                (ticket, model.updated_at(ticket), words_of(model, source_of(ticket)))
             )
             index.partition_of[ticket.id] = ticket.company_id
             pause()
@@ -468,15 +499,6 @@ class SearchIndex:
             partition.load(company_entries, pause)
         return index
 
-    @staticmethod
-    def _words(model: ReadModel, ticket: Ticket) -> tuple[frozenset[str], ...]:
-        conversation = model.conversations.get(ticket.conversation_id or "")
-        return (
-            token_set(ticket.title),
-            token_set(ticket.description),
-            conversation_words(conversation) if conversation else frozenset(),
-        )
-
     def partition(self, company_id: str | None) -> Partition | None:
         return self.partitions.get(company_id)
 
@@ -484,16 +506,33 @@ class SearchIndex:
         """Bring one ticket's entries up to date with the model."""
         ticket = model.tickets.get(ticket_id)
         old_key = self.partition_of.get(ticket_id, ...)
+        old_words = NO_WORDS
+        if old_key is not ...:
+            old_words = words_of(model, self.partitions[old_key].source(ticket_id))
         if ticket is None:
             if old_key is not ...:
-                self.partitions[old_key].remove(ticket_id)
+                self.partitions[old_key].remove(ticket_id, old_words)
                 del self.partition_of[ticket_id]
             return
         if old_key is not ... and old_key != ticket.company_id:
-            self.partitions[old_key].remove(ticket_id)
-        words = self._words(model, ticket)
+            self.partitions[old_key].remove(ticket_id, old_words)
+            old_words = NO_WORDS
         partition = self.partitions.get(ticket.company_id)
         if partition is None:
             partition = self.partitions[ticket.company_id] = Partition(ticket.company_id)
-        partition.put(ticket, model.updated_at(ticket), words)
+        words = words_of(model, source_of(ticket))
+        partition.put(ticket, model.updated_at(ticket), old_words, words)
         self.partition_of[ticket_id] = ticket.company_id
+
+
+def words_of(model: ReadModel, source: Source | None) -> Words:
+    """The words of each field, from a ticket's title, description and conversation."""
+    if source is None:
+        return NO_WORDS
+    title, description, conversation_id = source
+    conversation = model.conversations.get(conversation_id or "")
+    return (
+        token_set(title),
+        token_set(description),
+        conversation_tokens(conversation) if conversation else frozenset(),
+    )
