@@ -9,6 +9,9 @@ what one transaction may carry (MongoDB), a batch is committed in several transa
 each with the position of the last event it covers, as soon as its pending changes reach
 a limit (:class:`CommitBudget`).
 
+Every event the projection folds is checked against its contract first (the store's
+events were checked when appended, but a projection trusts no input it did not check,
+and a rebuild meets events appended under older code); one that fails is parked at once.
 A handler that raises is retried (``MAX_ATTEMPTS`` in all), then its event is parked with
 the error; later events of the same stream park behind it (per-stream order), and other
 streams keep flowing. :meth:`Projector.retry_parked` re-applies them in order.
@@ -23,7 +26,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from itertools import islice
 
-from kernel.contracts.envelope import RecordedEvent
+from kernel.contracts.envelope import RecordedEvent, check_payload
+from kernel.errors import ValidationFailed
 from kernel.eventstore import EventStore
 from kernel.logging import get_logger
 from services.portal_query.documents import document_of, restore_model, take_changes
@@ -67,6 +71,15 @@ def _no_pause() -> None:
 
 # ASCII-only JSON: its length is at least the UTF-8 size of the same text.
 _measure = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+def invalid_payload(event: RecordedEvent) -> str | None:
+    """Why the event breaks its contract, or ``None`` when it keeps it."""
+    try:
+        check_payload(event.stream_id, event.type, event.schema_version, event.payload)
+    except ValidationFailed as invalid:
+        return f"ValidationFailed: {invalid} {invalid.fields}"
+    return None
 
 
 class CommitBudget:
@@ -214,6 +227,11 @@ class Projector:
         handler = self.handlers.get(event.type)
         if handler is None:
             return
+        event = event._replace(raw_payload=event.payload)  # decoded once, for all below
+        invalid = invalid_payload(event)
+        if invalid is not None:
+            self._park(event, invalid, 1)
+            return
         error = self._run(handler, event)
         if error is not None:
             self._park(event, error, MAX_ATTEMPTS)
@@ -282,7 +300,9 @@ class Projector:
                 continue
             handler = self.handlers.get(event.type)
             before = len(self.model.changed_documents)
-            error = self._run(handler, event) if handler else None
+            error = invalid_payload(event) if handler else None
+            if handler and error is None:
+                error = self._run(handler, event)
             if error is None:
                 self._unparked.add(parked.position)
                 self._parked_changes.pop(parked.position, None)

@@ -4,7 +4,9 @@ projections on both storage backends."""
 
 from __future__ import annotations
 
+import json
 import random
+import sqlite3
 import uuid
 
 import bson
@@ -12,7 +14,7 @@ import pytest
 
 from kernel.contracts.envelope import NewEvent
 from kernel.contracts.events import EVENT_TYPES
-from kernel.eventstore.sqlite import SqliteEventStore
+from kernel.eventstore.sqlite import COLUMNS, SqliteEventStore
 from services.portal_query import queries
 from services.portal_query.documents import restore_model
 from services.portal_query.event_handlers import HANDLERS, NOT_SHOWN, ticket_state_changed
@@ -183,6 +185,40 @@ def test_two_writers_on_one_generation_never_both_commit(store, storage):
     with pytest.raises(StaleProjection):
         second.catch_up()
     assert Projector.load(store, storage).checkpoint == first.checkpoint
+
+
+def test_an_event_that_breaks_its_contract_is_parked_unapplied(store, storage, data_dir):
+    """The store checks events when they are appended; one that got in some other way
+    (older code, a hand-made repair) is checked again before it is folded."""
+    history = acme_world()
+    history.append_to(store)
+    head = store.head_position()
+    with sqlite3.connect(data_dir / "events.sqlite3") as raw:
+        raw.execute(
+            f"INSERT INTO events ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+            (
+                head + 1,
+                str(uuid.uuid4()),
+                "ticket-2",
+                9,
+                "TicketStateChanged",
+                1,
+                "2026-01-01T00:00:00+00:00",
+                None,
+                None,
+                json.dumps({"ticket_id": 2, "state": "exploded", "previous_state": "submitted"}),
+                "{}",
+            ),
+        )
+
+    projector = Projector.load(store, storage)
+    projector.catch_up()
+
+    (parked,) = storage.parked(projector.generation)
+    assert (parked.position, parked.attempts) == (head + 1, 1)
+    assert parked.error.startswith("ValidationFailed") and "state" in parked.error
+    assert projector.model.tickets[2].state == "submitted"
+    assert projector.checkpoint == head + 1
 
 
 def test_a_failing_handler_parks_its_stream_and_others_keep_flowing(store, storage):
