@@ -70,6 +70,11 @@ _HTTP_ERRORS: dict[type[HTTPException], tuple[int, str, str]] = {
 }
 
 
+# What a 503 tells a client to wait: a service starting or a read side catching up is
+# usually ready again within a second.
+RETRY_AFTER = "1"
+
+
 def error_response(error: Exception) -> Response:
     """The one place an exception becomes an HTTP answer: its status, code and message.
 
@@ -96,6 +101,8 @@ def error_response(error: Exception) -> Response:
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER
     return response
 
 

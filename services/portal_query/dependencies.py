@@ -7,6 +7,11 @@ switched the pointer) or a revision written by someone else (``portalctl parked
 --retry``, another instance) and loads it beside the one it serves, then swaps. Loading
 yields to the hub between batches, so queries keep being answered meanwhile.
 
+A stop writes what it serves to a local snapshot file (:mod:`snapshot`), and the next
+start serves from it when the storage still holds exactly that generation and revision
+(then catches up the store's tail as usual); until something is served, a query is
+answered 503 with a hint to retry, never from a partial model.
+
 A reader who just wrote something (a reply, a join) names the store position of that write,
 and :meth:`LiveProjection.wait_until_applied` holds its answer until the projection has
 applied it: the wait prompts the applier and is woken by the applier's own ticks, never by a
@@ -20,8 +25,10 @@ what it read from the first.
 from __future__ import annotations
 
 import contextlib
+import pickle
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import eventlet
@@ -32,6 +39,7 @@ from nameko.extensions import DependencyProvider
 from kernel.errors import ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
+from services.portal_query import snapshot
 from services.portal_query.event_handlers import HANDLERS, Handler
 from services.portal_query.projector import Projector, without_cyclic_gc
 from services.portal_query.queries import View
@@ -63,6 +71,14 @@ class LiveProjection:
         self.interval = float(config.get("CATCH_UP_INTERVAL") or 0.5)
         self.read_your_writes_wait = float(config.get("READ_YOUR_WRITES_WAIT") or 2.0)
         self.handlers = handlers
+        self.snapshot_path = Path(config.get("PORTAL_DATA_DIR") or "var/data") / (
+            snapshot.SNAPSHOT_FILE
+        )
+        # Which projection a snapshot is of: the storage (database or data folder).
+        self.snapshot_source = "|".join(
+            str(config.get(name) or "")
+            for name in ("MONGO_URI", "MONGO_DATABASE", "PORTAL_DATA_DIR")
+        )
         self.projector: Projector | None = None
         self._wake: LightQueue = LightQueue(maxsize=1)
         self._applier = None
@@ -81,8 +97,28 @@ class LiveProjection:
         if self._applier is not None:
             self._applier.kill()
             self._applier = None
+        self._write_snapshot()
         self.store.close()
         self.storage.close()
+
+    def _write_snapshot(self) -> None:
+        """What is served, for the next start (only if the storage still holds it)."""
+        projector = self.projector
+        if projector is None or projector.index is None:
+            return
+        try:
+            state = self.storage.state(projector.generation)
+            if (state.revision, state.checkpoint) != (projector.revision, projector.checkpoint):
+                return  # someone else wrote since: the next start loads from storage
+            snapshot.write(
+                self.snapshot_path,
+                self.snapshot_source,
+                snapshot.Snapshot(
+                    projector.model, projector.index, list(projector.parked.values()), state
+                ),
+            )
+        except (OSError, StaleProjection) as error:
+            log.warning("no snapshot written", error=str(error))
 
     def prompt(self, position: int) -> None:
         """A bus message says there is an event at ``position``: wake the applier now."""
@@ -163,17 +199,20 @@ class LiveProjection:
             self._reload()
 
     def _reload(self) -> None:
-        """Load the current generation beside the served one, catch it up, then swap."""
+        """Load the current generation beside the served one (from the snapshot on a
+        start, when it still matches), catch it up, then swap."""
         with without_cyclic_gc():
-            fresh = Projector.load(
-                self.store,
-                self.storage,
-                handlers=self.handlers,
-                pause=time_slicer(),
-                with_index=False,
-            )
-            fresh.catch_up()
-            fresh.build_index()
+            fresh = self._from_snapshot() if self.projector is None else None
+            if fresh is None:
+                fresh = Projector.load(
+                    self.store,
+                    self.storage,
+                    handlers=self.handlers,
+                    pause=time_slicer(),
+                    with_index=False,
+                )
+                fresh.catch_up()
+                fresh.build_index()
         fresh.catch_up()
         previous, self.projector = self.projector, fresh
         log.info(
@@ -183,6 +222,27 @@ class LiveProjection:
             tickets=len(fresh.model.tickets),
             replaced=previous.generation if previous else None,
         )
+
+    def _from_snapshot(self) -> Projector | None:
+        try:
+            found = snapshot.read(self.snapshot_path, self.snapshot_source, self.storage.current())
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
+            log.warning("snapshot unreadable; loading from storage", error=str(error))
+            return None
+        if found is None:
+            return None
+        projector = Projector(
+            self.store,
+            self.storage,
+            found.state,
+            found.model,
+            found.parked,
+            handlers=self.handlers,
+            pause=time_slicer(),
+            index=found.index,
+        )
+        log.info("projection restored from its snapshot", checkpoint=found.state.checkpoint)
+        return projector
 
 
 class Projection(DependencyProvider):

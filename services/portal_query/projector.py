@@ -124,6 +124,7 @@ class Projector:
         handlers: Mapping[str, Handler] = HANDLERS,
         with_index: bool = True,
         must_be_current: bool = True,
+        index: SearchIndex | None = None,
         pause: Callable[[], None] = _no_pause,
         batch_size: int = BATCH_SIZE,
     ):
@@ -142,8 +143,8 @@ class Projector:
         self._parked_changes: dict[int, ParkedEvent] = {}
         self._unparked: set[int] = set()
         self._budget = CommitBudget(storage.commit_limits)
-        self.index: SearchIndex | None = None
-        if with_index:
+        self.index: SearchIndex | None = index  # given: the index of ``model`` (a snapshot's)
+        if with_index and index is None:
             self.build_index()
 
     def build_index(self) -> None:

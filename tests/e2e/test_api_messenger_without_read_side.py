@@ -72,6 +72,7 @@ def join(world, user: str, ticket_id: int):
 def test_the_read_side_is_down(world):
     answer = world["api"].call("GET", "/api/portal/tickets", session=world["sessions"]["ann"])
     assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "1"
     assert READ_SIDE in error_of(answer)["message"]
 
 

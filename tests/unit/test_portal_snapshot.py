@@ -1,0 +1,108 @@
+"""A stop's snapshot serves the next start only when the storage still holds exactly what
+it was taken from; anything else loads from storage, and a file that is not a snapshot
+cannot run code."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+
+import pytest
+
+from kernel.eventstore.sqlite import SqliteEventStore
+from services.portal_query import queries, snapshot
+from services.portal_query.dependencies import LiveProjection
+from services.portal_query.projector import Projector
+from services.portal_query.storage import PROJECTIONS_FILE, SqliteProjectionStorage
+from tests.support.portal_events import acme_world, query
+
+NOW = 1_900_000_000.0
+
+
+def answers(view) -> list:
+    asked = [{"q": "printer"}, {"q": "p"}, {"sort": "id", "order": "asc"}, {"state": "resolved"}]
+    return [queries.admin_list_tickets(view, query(**q), NOW) for q in asked] + [
+        queries.portal_list_tickets(view, "ann", query(), NOW),
+        queries.tickets_space(view, "ann"),
+    ]
+
+
+@pytest.fixture
+def world(data_dir):
+    history = acme_world()
+    history.conversation("c1", "ann", "The printer is on fire")
+    history.link(1, "c1", ["ann"])
+    store = SqliteEventStore(data_dir / "events.sqlite3")
+    history.append_to(store)
+    store.close()
+    return history
+
+
+def source(data_dir) -> str:
+    return f"||{data_dir}"  # no MongoDB: the data folder names the projection
+
+
+def started(data_dir) -> LiveProjection:
+    """A portal_query projection as a start makes it (without the applier greenthread)."""
+    live = LiveProjection({"PORTAL_DATA_DIR": str(data_dir), "MONGO_URI": ""})
+    live._reload()
+    return live
+
+
+def test_a_stop_leaves_a_snapshot_the_next_start_serves(world, data_dir):
+    first = started(data_dir)
+    expected = answers(first.view())
+    first.stop()
+
+    second = LiveProjection({"PORTAL_DATA_DIR": str(data_dir), "MONGO_URI": ""})
+    restored = second._from_snapshot()
+
+    assert restored is not None
+    assert answers(restored.view) == expected
+    second.stop()
+
+
+def test_a_snapshot_is_not_used_once_the_storage_moved_on(world, data_dir):
+    started(data_dir).stop()
+    world.state(2, "resolved")
+    store = SqliteEventStore(data_dir / "events.sqlite3")
+    world.append_to(store, slice(-1, None))
+    storage = SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+    Projector.load(store, storage).catch_up()  # another writer commits
+    store.close()
+    storage.close()
+
+    live = LiveProjection({"PORTAL_DATA_DIR": str(data_dir), "MONGO_URI": ""})
+    assert live._from_snapshot() is None
+    live._reload()
+    assert live.view().model.tickets[2].state == "resolved"
+    live.stop()
+
+
+def test_a_snapshot_of_another_projection_or_damaged_is_not_used(world, data_dir):
+    started(data_dir).stop()
+    path = data_dir / snapshot.SNAPSHOT_FILE
+    storage = SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+    current = storage.current()
+    storage.close()
+
+    assert snapshot.read(path, "another|projection", current) is None
+    header, body = path.read_bytes().split(b"\n", 1)
+    path.write_bytes(header + b"\n" + body[:-1] + bytes([body[-1] ^ 1]))
+    assert snapshot.read(path, source(data_dir), current) is None
+
+
+def test_a_file_naming_other_code_is_refused(world, data_dir):
+    started(data_dir).stop()
+    path = data_dir / snapshot.SNAPSHOT_FILE
+    header, _body = path.read_bytes().split(b"\n", 1)
+    hostile = pickle.dumps((os.system, ("true",)))
+    digest = hashlib.sha256(hostile).hexdigest()
+    forged = header.replace(header.split(b'"sha256": "')[1][:64], digest.encode())
+    path.write_bytes(forged + b"\n" + hostile)
+    storage = SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+
+    with pytest.raises(pickle.UnpicklingError, match="does not hold"):
+        snapshot.read(path, source(data_dir), storage.current())
+    storage.close()
