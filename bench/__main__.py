@@ -4,6 +4,10 @@
     python -m bench --smoke         a one-minute version on the small data set
     python -m bench freshness       only the named parts (store bus search memory
                                     freshness rebuild), e.g. the read side's figures
+    python -m bench memory --scale 4
+                                    the read side's parts on four times the medium set
+                                    (200,000 tickets, 1,000,000 parts; generated once,
+                                    about 20 minutes), to check per-ticket figures hold
 
 Results go to ``bench/results/<name>.json`` and ``<name>.md`` (name: ``full``, ``smoke``,
 or the parts run, unless ``--name`` says otherwise). The run exits non-zero, after writing
@@ -29,10 +33,10 @@ from bench.measure import Row, show
 PARTS = ("store", "bus", "search", "memory", "freshness", "rebuild")
 
 
-def datasets_for(parts: list[str], smoke: bool) -> set[str]:
-    if smoke:
+def datasets_for(parts: list[str], ctx: Context) -> set[str]:
+    if ctx.smoke:
         return {"small"}
-    needed = {"medium"} if set(parts) - {"rebuild"} else set()
+    needed = {ctx.portal_size} if set(parts) - {"rebuild"} else set()
     return needed | ({"large"} if "rebuild" in parts else set())
 
 
@@ -47,19 +51,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, help="runs per figure (5; smoke: 3)")
     parser.add_argument("--name", help="results file name")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--scale", type=int, default=1, help="the portal's parts on this many times the medium set"
+    )
     args = parser.parse_args(argv)
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
     parts = args.parts or list(PARTS)
     name = args.name or ("smoke" if args.smoke else "full" if not args.parts else "-".join(parts))
+    if args.scale != 1 and not args.name:
+        name += f"-x{args.scale}"
     runs = args.runs or (3 if args.smoke else 5)
     amqp_uri = os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
 
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     work_dir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    ctx = Context(smoke=args.smoke, runs=runs, work_dir=work_dir, amqp_uri=amqp_uri, seed=args.seed)
+    ctx = Context(
+        smoke=args.smoke,
+        runs=runs,
+        work_dir=work_dir,
+        amqp_uri=amqp_uri,
+        seed=args.seed,
+        scale=args.scale,
+    )
     info = {
         "name": name,
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -73,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[Row] = []
     notes: list[str] = []
     try:
-        ctx.prepare(datasets_for(parts, args.smoke))
+        ctx.prepare(datasets_for(parts, ctx))
         if "store" in parts:
             rows += store.run(ctx)
         if "bus" in parts:

@@ -8,6 +8,7 @@ store works on a copy (:meth:`Context.dataset_copy`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -38,6 +39,24 @@ def generator_fingerprint() -> str:
     return digest.hexdigest()[:10]
 
 
+def size_of(name: str) -> datagen.DatasetSize:
+    """A data set size by name. ``medium-x4`` is the medium set grown four times the way a
+    help desk grows: four times the companies, tickets and parts, its largest company the
+    same."""
+    base, _, times = name.partition("-x")
+    size = datagen.SIZES[base]
+    if not times:
+        return size
+    factor = int(times)
+    return dataclasses.replace(
+        size,
+        name=name,
+        companies=size.companies * factor,
+        tickets=size.tickets * factor,
+        parts=size.parts * factor,
+    )
+
+
 @dataclass
 class Context:
     smoke: bool
@@ -49,10 +68,18 @@ class Context:
     end: datetime = field(default_factory=datagen.default_end)
     loads: dict[str, dict] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)  # each makes the run exit non-zero
+    scale: int = 1  # the portal's data set: the medium one, or this many times it
+
+    @property
+    def portal_size(self) -> str:
+        """The data set the platform's parts (search, memory, start, freshness) run on."""
+        if self.smoke:
+            return "small"
+        return "medium" if self.scale == 1 else f"medium-x{self.scale}"
 
     def dataset(self, size_name: str) -> Path:
         """The event store file of a generated data set (generated on first use)."""
-        size = datagen.SIZES[size_name]
+        size = size_of(size_name)
         path = self._path(size_name)
         name = path.parent.name
         summary_path = path.with_name("load.json")
@@ -84,7 +111,7 @@ class Context:
         return self._path(size_name).with_name("load.json").exists()
 
     def _path(self, size_name: str) -> Path:
-        size = datagen.SIZES[size_name]
+        size = size_of(size_name)
         name = f"{size.name}-s{self.seed}-{self.end:%Y%m%d}-{generator_fingerprint()}"
         return self.cache_dir / "datasets" / name / EVENTS_FILE
 

@@ -72,7 +72,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_caught_up(admin: Client, head: int, timeout: float) -> None:
+def wait_caught_up(admin: Client, head: int, timeout: float, poll: float = 0.25) -> None:
     """Until portal_query's checkpoint reaches ``head``."""
     deadline = time.monotonic() + timeout
     status = None
@@ -80,7 +80,7 @@ def wait_caught_up(admin: Client, head: int, timeout: float) -> None:
         code, status = admin.call("GET", "/api/admin/portal/status")
         if code == 200 and status.get("checkpoint", 0) >= head:
             return
-        time.sleep(0.25)
+        time.sleep(poll)
     raise TimeoutError(f"portal_query did not catch up with {head} events: {status}")
 
 
@@ -316,8 +316,17 @@ def concurrency_rows(ctx: Context, corpus: Corpus, platform: Platform, user: Por
     return rows
 
 
-def memory_rows(platform: Platform, samples: int) -> list[Row]:
-    """Resident memory of each process, sampled a second apart."""
+# portal_query's resident memory on the medium set before the read side was made compact
+# (bench/results/full.json of the commit before): the ratio says what the change bought.
+PORTAL_QUERY_RSS_BEFORE = 749.0
+PORTAL_QUERY_RSS_TARGET = 250.0
+START_BEFORE = 12.0  # seconds from a start of portal_query until it served, the same set
+START_TARGET = 2.0
+
+
+def memory_rows(platform: Platform, samples: int, corpus: Corpus) -> list[Row]:
+    """Resident memory of each process, sampled a second apart; portal_query's also per
+    1,000 tickets and per 1,000 visible parts, beside the raw size of the text it holds."""
     processes = sorted(platform.stack.processes.items())
     rss: dict[str, list[float]] = {name: [] for name, _process in processes}
     for sample in range(samples):
@@ -325,14 +334,67 @@ def memory_rows(platform: Platform, samples: int) -> list[Row]:
             time.sleep(1)
         for name, process in processes:
             rss[name].append(psutil.Process(process.pid).memory_info().rss / 2**20)
-    return [
-        Row("memory at rest (RSS)", name, "MiB", Stat.of(values), higher_is_better=False)
+    section = "memory at rest (RSS)"
+    rows = [
+        Row(section, name, "MiB", Stat.of(values), higher_is_better=False)
         for name, values in rss.items()
     ]
+    portal = rss["portal_query"]
+    whole = Row(
+        section,
+        "portal_query, beside its figure before the compact read side",
+        "MiB",
+        Stat.of(portal),
+        {"before": Stat.of([PORTAL_QUERY_RSS_BEFORE])},
+        higher_is_better=False,
+    )
+    rows.append(check(whole, whole.platform.median <= PORTAL_QUERY_RSS_TARGET, "at most 250 MiB"))
+    tickets = len(corpus.tickets)
+    parts = sum(len(ticket.conversation) for ticket in corpus.tickets.values())
+    text = corpus_text_bytes(corpus) / 2**20
+    for label, count in ((f"{tickets:,} tickets", tickets), (f"{parts:,} visible parts", parts)):
+        rows.append(
+            Row(
+                section,
+                f"portal_query per 1,000 of its {label}",
+                "MiB",
+                Stat.of(value * 1000 / count for value in portal),
+                {"customer-visible text": Stat.of([text * 1000 / count])},
+                higher_is_better=False,
+                note="peer: the raw UTF-8 size of the titles, descriptions and part bodies",
+            )
+        )
+    return rows
+
+
+def corpus_text_bytes(corpus: Corpus) -> int:
+    """UTF-8 bytes of every title, description and customer-visible part body."""
+    return sum(len(Corpus.text_of(ticket).encode()) for ticket in corpus.tickets.values())
+
+
+def start_rows(ctx: Context, platform: Platform) -> list[Row]:
+    """From starting portal_query (the rest of the stack up) until it answers a portal
+    status with the store's head applied: what a restart costs the read side."""
+    seconds = []
+    for _ in range(min(ctx.runs, 3)):
+        platform.stack.stop("portal_query")
+        started = time.perf_counter()
+        platform.stack.start("portal_query")
+        wait_caught_up(platform.admin, platform.head, timeout=600, poll=0.05)
+        seconds.append(time.perf_counter() - started)
+    row = Row(
+        "start",
+        "portal_query start until it serves, beside the figure before",
+        "s",
+        Stat.of(seconds),
+        {"before": Stat.of([START_BEFORE])},
+        higher_is_better=False,
+    )
+    return [check(row, row.platform.median < START_TARGET, "under 2 s")]
 
 
 def run(ctx: Context, parts: list[str]) -> tuple[list[Row], list[str]]:
-    size = "small" if ctx.smoke else "medium"
+    size = ctx.portal_size
     notes: list[str] = []
     store = SqliteEventStore(ctx.dataset(size))
     corpus = load_corpus(store)
@@ -355,7 +417,9 @@ def run(ctx: Context, parts: list[str]) -> tuple[list[Row], list[str]]:
             )
             if "memory" in parts:
                 time.sleep(5)  # at rest: start-up work done, nothing asked yet
-                rows += memory_rows(platform, ctx.runs)
+                rows += memory_rows(platform, ctx.runs, corpus)
+                log("platform: portal_query restarts")
+                rows += start_rows(ctx, platform)
             users = portal_users(corpus, platform)
             if "search" in parts:
                 log("platform: portal search and list")
