@@ -271,7 +271,12 @@ SUMMARY = (
         for phase in ("idle", "under 50 writes/s")
         for kind in ("ticket edit → detail", "new reply → search")
     ),
-    ("", "rebuild", "wall time"),  # labelled by its section, which names the events
+    # Labelled by its section, which names the events ("wall time": results before it was
+    # counted until the rebuilt generation serves).
+    ("", "rebuild", "wall time|until the rebuilt generation serves.*"),
+    ("portal_query at rest, beside before", "memory", "portal_query, beside.*"),
+    ("portal_query per 1,000 tickets / parts, beside the text", "memory", "portal_query per .*"),
+    ("portal_query start until it serves, beside before", "start", ".*"),
 )
 
 
@@ -330,7 +335,7 @@ def summary(document: dict[str, Any]) -> str:
         picked = _pick(rows, section, measure)
         if picked:
             lines.append(_summary_line(label or picked[0]["section"], picked))
-    memory = [row for row in rows if row["section"].startswith("memory")]
+    memory = [row for row in rows if row["section"].startswith("memory") and not row["peers"]]
     if memory:
         figures = ", ".join(f"{row['measure']} {_median(row['platform'], '')}" for row in memory)
         lines.append(f"| memory at rest (RSS, MiB) | {figures} | | | | |")
