@@ -7,10 +7,12 @@ switched the pointer) or a revision written by someone else (``portalctl parked
 --retry``, another instance) and loads it beside the one it serves, then swaps. Loading
 yields to the hub between batches, so queries keep being answered meanwhile.
 
-A stop writes what it serves to a local snapshot file (:mod:`snapshot`), and the next
-start serves from it when the storage still holds exactly that generation and revision
-(then catches up the store's tail as usual); until something is served, a query is
-answered 503 with a hint to retry, never from a partial model.
+What it serves goes to a local snapshot file (:mod:`snapshot`) every
+``PORTAL_SNAPSHOT_INTERVAL`` seconds while it changes (pickled in a native thread while the
+applier waits, so queries keep being answered) and when it stops; the next start serves
+from that file when it still stands for the storage's current generation, then folds the
+store's events after the snapshot's checkpoint as usual. Until something is served, a query
+is answered 503 with a hint to retry, never from a partial model.
 
 A reader who just wrote something (a reply, a join) names the store position of that write,
 and :meth:`LiveProjection.wait_until_applied` holds its answer until the projection has
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import eventlet
+from eventlet import tpool
 from eventlet.event import Event
 from eventlet.queue import Empty, Full, LightQueue
 from nameko.extensions import DependencyProvider
@@ -79,6 +82,9 @@ class LiveProjection:
             str(config.get(name) or "")
             for name in ("MONGO_URI", "MONGO_DATABASE", "PORTAL_DATA_DIR")
         )
+        self.snapshot_interval = float(config.get("PORTAL_SNAPSHOT_INTERVAL") or 300)
+        self._snapshot_at: tuple[int, int] | None = None  # (generation, checkpoint) written
+        self._snapshot_due = 0.0  # monotonic time of the next periodic snapshot
         self.projector: Projector | None = None
         self._wake: LightQueue = LightQueue(maxsize=1)
         self._applier = None
@@ -101,24 +107,35 @@ class LiveProjection:
         self.store.close()
         self.storage.close()
 
-    def _write_snapshot(self) -> None:
-        """What is served, for the next start (only if the storage still holds it)."""
+    def _write_snapshot(self, in_thread: bool = False) -> None:
+        """What is served, for the next start, if it is what the storage holds (someone
+        else wrote since: nothing). ``in_thread``: pickled in a native thread while this
+        greenthread (the applier: the only writer of the model) waits."""
         projector = self.projector
         if projector is None or projector.index is None:
             return
         try:
             state = self.storage.state(projector.generation)
             if (state.revision, state.checkpoint) != (projector.revision, projector.checkpoint):
-                return  # someone else wrote since: the next start loads from storage
-            snapshot.write(
-                self.snapshot_path,
-                self.snapshot_source,
-                snapshot.Snapshot(
-                    projector.model, projector.index, list(projector.parked.values()), state
-                ),
+                return
+            taken = snapshot.Snapshot(
+                projector.model, projector.index, list(projector.parked.values()), state
             )
+            if in_thread:
+                tpool.execute(snapshot.write, self.snapshot_path, self.snapshot_source, taken)
+            else:
+                snapshot.write(self.snapshot_path, self.snapshot_source, taken)
+            self._snapshot_at = (state.generation, state.checkpoint)
         except (OSError, StaleProjection) as error:
             log.warning("no snapshot written", error=str(error))
+
+    def _snapshot_if_due(self) -> None:
+        projector = self.projector
+        if projector is None or time.monotonic() < self._snapshot_due:
+            return
+        self._snapshot_due = time.monotonic() + self.snapshot_interval
+        if self._snapshot_at != (projector.generation, projector.checkpoint):
+            self._write_snapshot(in_thread=True)
 
     def prompt(self, position: int) -> None:
         """A bus message says there is an event at ``position``: wake the applier now."""
@@ -175,6 +192,7 @@ class LiveProjection:
             try:
                 self._tick()
                 self._caught_up_tick = tick
+                self._snapshot_if_due()
             except Exception:
                 log.exception("projection catch-up failed; retrying on the next tick")
             ended, self._tick_ended = self._tick_ended, Event()
@@ -224,8 +242,10 @@ class LiveProjection:
         )
 
     def _from_snapshot(self) -> Projector | None:
+        current = self.storage.current()
+        parked_now = len(self.storage.parked(current.generation)) if current else 0
         try:
-            found = snapshot.read(self.snapshot_path, self.snapshot_source, self.storage.current())
+            found = snapshot.read(self.snapshot_path, self.snapshot_source, current, parked_now)
         except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
             log.warning("snapshot unreadable; loading from storage", error=str(error))
             return None

@@ -243,6 +243,10 @@ class Partition:
     def __len__(self) -> int:
         return len(self.slot_of)
 
+    def __getstate__(self) -> dict:
+        """A snapshot leaves the prefix cache out: queries change it while one is taken."""
+        return {**vars(self), "_prefix_cache": {}}
+
     @property
     def size(self) -> int:
         return len(self.ticket_at)

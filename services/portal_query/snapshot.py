@@ -1,14 +1,18 @@
 """A restart's shortcut: the served read model and search index, written to a local file
-when portal_query stops and read back on its next start.
+now and then and when portal_query stops, and read back on its next start.
 
 Why: loading a generation's documents and indexing them costs seconds per 10,000 tickets;
 reading the same objects back from one file costs a small fraction of that. The file is a
 cache, never the truth. It is used only when its header names this code's format, the
-projection it was taken from (``source``: which storage, which data) and exactly the
-generation and revision that storage now holds as current, and when its body has the
-digest the header names; anything else (a crash left an older file, a rebuild switched
-generations, another writer committed) means the ordinary load. The read model is a pure
-fold, so a model at a (generation, revision) is the model of those documents.
+projection it was taken from (``source``: which storage, which data) and the generation
+that storage now holds as current, and when its body has the digest the header names;
+anything else (a rebuild switched generations, another version of the code) means the
+ordinary load. The read model is a pure fold of the store's events in order, so a model
+taken at checkpoint C, with the events after C folded onto it, is the model of the
+storage's documents, with one exception: ``portalctl parked --retry`` applies events out
+of order. A snapshot behind the storage's revision is therefore used only when neither it
+nor the generation has parked events (nothing was or can be retried); otherwise only the
+exact revision will do.
 
 The body is a pickle read by an unpickler that admits only the classes a snapshot is made
 of, so a file that is not one cannot run code.
@@ -21,6 +25,7 @@ import io
 import json
 import os
 import pickle
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,10 +83,11 @@ def write(path: Path, source: str, snapshot: Snapshot) -> None:
         "generation": snapshot.state.generation,
         "revision": snapshot.state.revision,
         "checkpoint": snapshot.state.checkpoint,
+        "parked": len(snapshot.parked),
         "sha256": hashlib.sha256(body).hexdigest(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
     with partial.open("wb") as file:
         file.write(json.dumps(header).encode() + b"\n")
         file.write(body)
@@ -90,8 +96,12 @@ def write(path: Path, source: str, snapshot: Snapshot) -> None:
     partial.replace(path)
 
 
-def read(path: Path, source: str, current: GenerationState | None) -> Snapshot | None:
-    """The snapshot at ``path`` if it is of ``source`` at exactly ``current``, else ``None``."""
+def read(
+    path: Path, source: str, current: GenerationState | None, parked_now: int
+) -> Snapshot | None:
+    """The snapshot at ``path`` if it is of ``source`` and may stand for ``current`` (which
+    has ``parked_now`` parked events), else ``None``. Its state is its own checkpoint at
+    the current revision: the caller folds the store's events after that checkpoint."""
     if current is None or not path.exists():
         return None
     with path.open("rb") as file:
@@ -99,17 +109,26 @@ def read(path: Path, source: str, current: GenerationState | None) -> Snapshot |
             header = json.loads(file.readline())
         except ValueError:
             return None
-        wanted = {
-            "format": FORMAT,
-            "source": source,
-            "generation": current.generation,
-            "revision": current.revision,
-            "checkpoint": current.checkpoint,
-        }
-        if any(header.get(name) != value for name, value in wanted.items()):
+        if not _stands_for(header, source, current, parked_now):
             return None
         body = file.read()
     if hashlib.sha256(body).hexdigest() != header.get("sha256"):
         return None
     model, index, parked = _Unpickler(io.BytesIO(body)).load()
-    return Snapshot(model, index, parked, current)
+    state = GenerationState(current.generation, header["checkpoint"], current.revision)
+    return Snapshot(model, index, parked, state)
+
+
+def _stands_for(header: dict, source: str, current: GenerationState, parked_now: int) -> bool:
+    same = (header.get("format"), header.get("source"), header.get("generation")) == (
+        FORMAT,
+        source,
+        current.generation,
+    )
+    if not same:
+        return False
+    revision, checkpoint = header.get("revision", -1), header.get("checkpoint", -1)
+    if (revision, checkpoint) == (current.revision, current.checkpoint):
+        return True
+    behind = 0 <= revision < current.revision and 0 <= checkpoint <= current.checkpoint
+    return behind and parked_now == 0 and header.get("parked") == 0
