@@ -489,18 +489,23 @@ class SearchIndex:
     @classmethod
     def build(cls, model: ReadModel, pause: Callable[[], None] = lambda: None) -> SearchIndex:
         """Index every ticket of ``model`` in bulk, calling ``pause`` after each small
-        step so a caller under eventlet can let other greenthreads run."""
+        step so a caller under eventlet can let other greenthreads run. One partition at
+        a time: the tokens of one company's tickets are alive at once, never everyone's
+        (freed memory mostly stays with the process, so the peak is what it keeps)."""
         index = cls()
-        entries: dict[str | None, list] = {}
+        tickets: dict[str | None, list[Ticket]] = {}
         for ticket in model.tickets.values():
-            entries.setdefault(ticket.company_id, []).append(
-                (ticket, model.updated_at(ticket), words_of(model, source_of(ticket)))
-            )
+            tickets.setdefault(ticket.company_id, []).append(ticket)
             index.partition_of[ticket.id] = ticket.company_id
-            pause()
-        for company_id, company_entries in entries.items():
+        for company_id, company_tickets in tickets.items():
+            entries = []
+            for ticket in company_tickets:
+                entries.append(
+                    (ticket, model.updated_at(ticket), words_of(model, source_of(ticket)))
+                )
+                pause()
             partition = index.partitions[company_id] = Partition(company_id)
-            partition.load(company_entries, pause)
+            partition.load(entries, pause)
         return index
 
     def partition(self, company_id: str | None) -> Partition | None:
