@@ -25,7 +25,6 @@ import io
 import json
 import os
 import pickle
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +86,9 @@ def write(path: Path, source: str, snapshot: Snapshot) -> None:
         "sha256": hashlib.sha256(body).hexdigest(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
+    # One name, so a writer killed halfway leaves nothing behind but what the next write
+    # replaces; two writers at once make a file whose digest fails, never a wrong snapshot.
+    partial = path.with_name(f"{path.name}.partial")
     with partial.open("wb") as file:
         file.write(json.dumps(header).encode() + b"\n")
         file.write(body)
