@@ -27,6 +27,8 @@ what it read from the first.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import pickle
 import time
 from collections.abc import Callable, Mapping
@@ -63,6 +65,14 @@ def time_slicer(slice_seconds: float = 0.005) -> Callable[[], None]:
             last = time.perf_counter()
 
     return pause
+
+
+def return_free_memory() -> None:
+    """Hand the C allocator's free pages back to the system (glibc's ``malloc_trim``): a
+    load frees as much as it keeps (decoded documents, token sets), and without this the
+    process holds on to it. Elsewhere (no glibc), nothing."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
 
 
 class LiveProjection:
@@ -240,6 +250,8 @@ class LiveProjection:
             tickets=len(fresh.model.tickets),
             replaced=previous.generation if previous else None,
         )
+        del previous  # (a query still answering from it keeps it until it is done)
+        return_free_memory()
 
     def _from_snapshot(self) -> Projector | None:
         current = self.storage.current()
