@@ -275,7 +275,8 @@ SUMMARY = (
     # counted until the rebuilt generation serves).
     ("", "rebuild", "wall time|until the rebuilt generation serves.*"),
     ("portal_query at rest, beside before", "memory", "portal_query, beside.*"),
-    ("portal_query per 1,000 tickets / parts, beside the text", "memory", "portal_query per .*"),
+    ("portal_query per 1,000 tickets, beside their text", "memory", "portal_query per .* tickets"),
+    ("portal_query per 1,000 parts, beside their text", "memory", "portal_query per .* parts"),
     ("portal_query start until it serves, beside before", "start", ".*"),
 )
 
@@ -335,7 +336,12 @@ def summary(document: dict[str, Any]) -> str:
         picked = _pick(rows, section, measure)
         if picked:
             lines.append(_summary_line(label or picked[0]["section"], picked))
-    memory = [row for row in rows if row["section"].startswith("memory") and not row["peers"]]
+    memory = [
+        row
+        for row in rows
+        if row["section"].startswith("memory")
+        and not row["measure"].startswith(("portal_query,", "portal_query per"))
+    ]
     if memory:
         figures = ", ".join(f"{row['measure']} {_median(row['platform'], '')}" for row in memory)
         lines.append(f"| memory at rest (RSS, MiB) | {figures} | | | | |")
