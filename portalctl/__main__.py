@@ -23,9 +23,11 @@ from kernel.config import load_config
 from kernel.eventstore import open_event_store
 from portalctl import projections
 from portalctl.demo import Demo
+from portalctl.mail_catcher import MailCatcher
 from portalctl.stack import PROCESSES, REPOSITORY, Ended, Stack, local_url
 
 SECRETS_FILE = REPOSITORY / "var" / "secrets.env"
+MAIL_DIR = REPOSITORY / "var" / "mail"
 SECRET_NAMES = ("PORTAL_ADMIN_TOKEN", "PORTAL_IDENTITY_SECRET", "PORTAL_SESSION_SECRET")
 
 
@@ -83,6 +85,11 @@ def run(args: argparse.Namespace) -> None:
     env = local_secrets()
     config = {**load_config(), **env}
     store_was_empty = open_event_store(config).head_position() == 0
+    catcher = None
+    if not config.get("SMTP_URI"):
+        catcher = MailCatcher(MAIL_DIR)
+        catcher.start()
+        env["SMTP_URI"] = config["SMTP_URI"] = catcher.smtp_uri
     # The configured address, given to the gateway and used for readiness and seeding alike.
     stack = Stack(
         env={**env, "WEB_SERVER_ADDRESS": str(config["WEB_SERVER_ADDRESS"])},
@@ -93,7 +100,7 @@ def run(args: argparse.Namespace) -> None:
     failure = None
     try:
         with signals.interrupting():
-            start_and_watch(stack, config, store_was_empty)
+            start_and_watch(stack, config, store_was_empty, catcher)
         failure = ", ".join(f"{name} exited with status {c}" for name, c in stack.exited().items())
     except StopRequested:
         pass
@@ -102,6 +109,8 @@ def run(args: argparse.Namespace) -> None:
     finally:
         started = time.monotonic()
         ended = stack.stop()
+        if catcher is not None:
+            catcher.stop()
     if signals.received == "SIGINT" and sys.stdout.isatty():
         print()  # past the terminal's "^C"
     cause = f"on {signals.received}" if signals.received else f"because {failure}"
@@ -110,9 +119,11 @@ def run(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
-def start_and_watch(stack: Stack, config: dict, store_was_empty: bool) -> None:
-    """Wait until the started stack is ready, seed the demo, print how to use it; return
-    when one of its processes exits."""
+def start_and_watch(
+    stack: Stack, config: dict, store_was_empty: bool, catcher: MailCatcher | None
+) -> None:
+    """Wait until the started stack is ready, seed the demo, print how to use it (and where
+    the mail ``catcher`` keeps e-mail); return when one of its processes exits."""
     stack.wait_ready()
     demo = Demo(stack.base_url, config["PORTAL_ADMIN_TOKEN"], config["PORTAL_IDENTITY_SECRET"])
     with_demo = os.environ.get("PORTAL_DEMO", "1") != "0"
@@ -125,6 +136,11 @@ def start_and_watch(stack: Stack, config: dict, store_was_empty: bool) -> None:
         print("Sign in as a demo user:")
         for who, link in demo.links():
             print(f"  {who}:\n    {link}")
+    if catcher is not None:
+        print(
+            f"E-mail (SMTP_URI is empty): a local catcher at {catcher.smtp_uri} keeps every "
+            f"message in {catcher.maildir}/new/ (a Maildir, one file per e-mail)"
+        )
     print(f"Logs: {stack.log_dir}/<service>.log   Stop: Ctrl-C\n", flush=True)
     while not stack.exited():
         time.sleep(0.2)

@@ -34,6 +34,11 @@ PROCESSES: dict[str, list[str]] = {
         "services.messenger_bridge.service:MessengerBridgeService",
     ],
     "portal_query": ["-m", "kernel.runner", "services.portal_query.service:PortalQueryService"],
+    "notifications": [
+        "-m",
+        "kernel.runner",
+        "services.notifications.service:NotificationsService",
+    ],
     "gateway": ["-m", "kernel.runner", "services.gateway.service:GatewayService"],
     "event_relay": ["-m", "services.event_relay"],
 }

@@ -176,6 +176,18 @@ ADD_PART = _required(
     "internal",
 )
 
+# notifications ----------------------------------------------------------------------------
+
+# A portal user's e-mail preferences, whole (PUT): mail about tickets they created or take
+# part in, and about every ticket of their companies they may see.
+NOTIFICATION_PREFERENCES = _required(
+    {"my_tickets": {"type": "boolean"}, "company_tickets": {"type": "boolean"}}
+)
+# The signed token of a one-click unsubscribe link (services/notifications/unsubscribe.py).
+UNSUBSCRIBE = _required(
+    {"token": {"type": "string", "maxlength": 512, "regex": r"[A-Za-z0-9_.-]+\Z"}}
+)
+
 # portal_query -----------------------------------------------------------------------------
 
 SORT_COLUMNS = ("id", "type", "state", "created_at", "updated_at")

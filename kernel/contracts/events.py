@@ -21,6 +21,7 @@ CATEGORY_OWNERS = {
     "ticket": "tickets",
     "ticket_type": "tickets",
     "conversation": "messenger_bridge",
+    "notification_preferences": "notifications",
 }
 
 # The portal settings are one per workspace: a single stream.
@@ -228,6 +229,21 @@ _EVENTS = [
     ),
     EventType("TicketTypeCreated", 1, "ticket_type", _TICKET_TYPE_STATE),
     EventType("TicketTypeChanged", 1, "ticket_type", _TICKET_TYPE_STATE),
+    # notifications: a contact's e-mail preferences, changed on the portal or by a one-click
+    # unsubscribe from an e-mail (source).
+    EventType(
+        "NotificationPreferencesChanged",
+        1,
+        "notification_preferences",
+        _required(
+            {
+                "contact_id": f.entity_id(),
+                "my_tickets": {"type": "boolean"},
+                "company_tickets": {"type": "boolean"},
+                "source": {"type": "string", "allowed": list(f.PREFERENCE_SOURCES)},
+            }
+        ),
+    ),
     # messenger_bridge
     EventType(
         "ConversationStarted",

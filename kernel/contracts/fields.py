@@ -37,6 +37,9 @@ CONDITION_OPERATORS = ("eq", "neq", "in")
 # The kinds of field a ticket type's submission form may have.
 FORM_FIELD_TYPES = ("text", "number", "select", "date", "boolean")
 SESSION_METHODS = ("user_hash", "jwt")
+# The e-mail lists a contact may follow, and where a change of them came from.
+NOTIFICATION_LISTS = ("my_tickets", "company_tickets")
+PREFERENCE_SOURCES = ("portal", "unsubscribe")
 
 
 def entity_id(**extra) -> dict:

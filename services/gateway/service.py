@@ -22,6 +22,7 @@ from services.gateway.entrypoints import error_response, route
 from services.gateway.inputs import (
     entity_id,
     parse_ticket_query,
+    read_body,
     read_json,
     read_optional_json_object,
     ticket_number,
@@ -29,6 +30,7 @@ from services.gateway.inputs import (
 from services.gateway.positions import answer_with_position, read_position
 from services.gateway.responses import clear_session_cookie, json_response, set_session_cookie
 from services.gateway.sessions import PortalSessions
+from services.gateway.unsubscribe_page import confirm_page, done_page
 
 log = get_logger(__name__)
 
@@ -46,6 +48,7 @@ class GatewayService:
     tickets = TimedRpcProxy("tickets")
     messenger_bridge = TimedRpcProxy("messenger_bridge")
     portal_query = TimedRpcProxy("portal_query")
+    notifications = TimedRpcProxy("notifications")
 
     def _portal_user(self, request: Request) -> str:
         """The user id of the request's live portal session (401 otherwise), checked here:
@@ -78,6 +81,7 @@ class GatewayService:
             "tickets": self.tickets,
             "messenger_bridge": self.messenger_bridge,
             "portal_query": self.portal_query,
+            "notifications": self.notifications,
         }
 
         def ask(name: str) -> tuple[str, dict]:
@@ -213,6 +217,34 @@ class GatewayService:
         self.portal_writes.scope_to(user_id)
         part = self.messenger_bridge.user_reply(conversation_id, user_id, command)
         return answer_with_position(part, 201)
+
+    # portal: e-mail notifications ---------------------------------------------------------
+
+    @route("GET", "/api/portal/notifications")
+    def notification_preferences(self, request: Request) -> Response:
+        user_id = self._portal_user(request)
+        return json_response(self.notifications.get_preferences(user_id))
+
+    @route("PUT", "/api/portal/notifications")
+    def change_notification_preferences(self, request: Request) -> Response:
+        user_id = self._portal_user(request)
+        command = validate(commands.NOTIFICATION_PREFERENCES, read_json(request), "settings")
+        self.portal_writes.scope_to(user_id)
+        return json_response(self.notifications.change_preferences(user_id, command))
+
+    @route("GET", "/notifications/unsubscribe")
+    def unsubscribe_page(self, request: Request) -> Response:
+        """What an e-mail's unsubscribe link opens: a button, nothing changed yet."""
+        command = validate(commands.UNSUBSCRIBE, dict(request.args.items()), "unsubscribe")
+        return confirm_page(command["token"])
+
+    @route("POST", "/notifications/unsubscribe")
+    def unsubscribe(self, request: Request) -> Response:
+        """The one-click unsubscribe (RFC 8058): the signed token in the address is the
+        authority (no session), whatever the body (``List-Unsubscribe=One-Click``)."""
+        command = validate(commands.UNSUBSCRIBE, dict(request.args.items()), "unsubscribe")
+        read_body(request)  # within the size limit, else 413
+        return done_page(self.notifications.unsubscribe(command)["list"])
 
     # teammates: contacts and companies ----------------------------------------------------
 
