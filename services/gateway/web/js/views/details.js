@@ -7,12 +7,14 @@ import { append, el, fromTemplate, replaceChildren, slotFinder } from "../dom.js
 import { stateLabel, ticketNumber, timeElement } from "../format.js";
 import { liveLoader } from "../live.js";
 import { conversationParts, joinButton } from "./conversation.js";
+import { mountNotificationSettings } from "./notification-settings.js";
 
 export function mountDetails(root, app, ticketId) {
   const view = fromTemplate("tpl-details");
   const slot = slotFinder(view);
   slot("back").href = app.listUrl();
   root.replaceChildren(view);
+  mountNotificationSettings(slot("notifications"));
 
   const live = liveLoader({
     read: (signal) => api(`/api/portal/tickets/${encodeURIComponent(ticketId)}`, { signal }),
