@@ -1,5 +1,7 @@
 """Hostile input and access through HTTP against the whole stack: a canary planted in
-internal notes and internal attributes never reaches a customer or the projection's files;
+internal notes and internal attributes never reaches a customer, an e-mail (every user
+follows their company's tickets, and the stack sends to a real SMTP server), the outbox or
+the projection's files;
 pathological searches answer correctly within the RPC timeout; markup comes back as text
 and is escaped in previews; forged session tokens are refused; sessions expire and can be
 revoked; moving a ticket or a member cuts access at once; and no secret reaches any log.
@@ -13,6 +15,7 @@ hostile bodies per field (test_api_validation.py); logout (test_api_portal.py)."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -24,8 +27,10 @@ import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from services.notifications.outbox import OUTBOX_FILE
 from services.portal_query.storage import PROJECTIONS_FILE, open_projection_storage
 from tests.support.api import api_stack, error_of, stored_events, user_hash
+from tests.support.mail_server import MailServer
 from tests.support.mongo import real_mongo_uri
 from tests.support.stack import (
     ADMIN_TOKEN,
@@ -68,7 +73,15 @@ def sign(claims: dict, key: str | None, algorithm: str = "HS256") -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("api_hostile")
-    with api_stack(root, PORTAL_SESSION_TTL_SECONDS=str(SESSION_TTL)) as (stack, api):
+    mail = MailServer(root)
+    mail.start()
+    with (
+        _stopping(mail),
+        api_stack(root, PORTAL_SESSION_TTL_SECONDS=str(SESSION_TTL), SMTP_URI=mail.uri) as (
+            stack,
+            api,
+        ),
+    ):
         api.admin_ok("POST", "/api/admin/companies", json={"id": "acme", "name": "Acme"})
         api.admin_ok("POST", "/api/admin/companies", json={"id": "globex", "name": "Globex"})
         api.admin_ok(
@@ -86,6 +99,13 @@ def world(tmp_path_factory):
             json={"id": "mark", "email": "mark@markup.example", "name": MARKUP["contact"]},
         )
         api.admin_ok("POST", "/api/admin/companies/markup/members", json={"user_id": "mark"})
+        for person in (*PEOPLE, "mark"):  # every ticket's e-mail reaches its whole company
+            api.call(
+                "PUT",
+                "/api/portal/notifications",
+                session=session_of(api, person),
+                json={"my_tickets": True, "company_tickets": True},
+            )
 
         tickets = {}
         for key, creator, title in [
@@ -97,7 +117,15 @@ def world(tmp_path_factory):
         ]:
             tickets[key] = ticket_with_canaries(api, creator, title)
         tickets["markup"] = markup_ticket(api)
-        yield {"stack": stack, "api": api, "tickets": tickets, "root": root}
+        yield {"stack": stack, "api": api, "tickets": tickets, "root": root, "mail": mail}
+
+
+@contextlib.contextmanager
+def _stopping(mail: MailServer):
+    try:
+        yield
+    finally:
+        mail.stop()
 
 
 def ticket_with_canaries(api, creator: str, title: str) -> dict:
@@ -125,6 +153,7 @@ def ticket_with_canaries(api, creator: str, title: str) -> dict:
         (f"{title} {CANARY} internal only", True),
     ]:
         api.teammate_part(conversation["id"], body, internal=internal)
+    api.admin_ok("PATCH", f"/api/admin/tickets/{ticket['id']}", json={"state": "in_progress"})
     return ticket
 
 
@@ -222,9 +251,26 @@ def test_a_canary_in_internal_notes_and_attributes_never_reaches_a_customer(worl
     finally:
         store.close()
     assert CANARY in events, "the canary was planted where teammates see it"
+
+    # e-mail: every canary ticket's reply and state change was sent, and no message holds it
+    mail = world["mail"]
+
+    def subjects() -> set[str]:
+        return {message["Subject"].split(": ")[0] for message in mail.messages()}
+
+    for key in ("acme_invoice", "acme_login", "acme_regex", "acme_cafe", "globex_invoice"):
+        number = world["tickets"][key]["id"]
+        eventually(
+            lambda n=number: subjects() >= {f"[#{n}] New reply", f"[#{n}] In progress"},
+            timeout=30,
+        )
+    for message in mail.messages():
+        raw = message.as_string().lower()
+        assert CANARY.lower() not in raw, message["Subject"]
+        assert CANARY_ATTRIBUTE.lower() not in raw, message["Subject"]
     if real_mongo_uri() is None:  # the embedded files, free pages and journals included
         data = Path(world["stack"].env["PORTAL_DATA_DIR"])
-        files = sorted(data.glob(f"{PROJECTIONS_FILE}*"))
+        files = sorted(data.glob(f"{PROJECTIONS_FILE}*")) + sorted(data.glob(f"{OUTBOX_FILE}*"))
         assert files
         for path in files:
             content = path.read_bytes().lower()
