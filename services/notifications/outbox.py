@@ -1,48 +1,27 @@
 """The notifications service's own storage: the outbox of e-mails, the position of the
-event store it has decided mail up to, and the sender's lease.
+event store it has decided mail up to, and the sender's lease. One interface, two backends:
+SQLite beside the embedded event store (``outbox_sqlite.py``), MongoDB beside the MongoDB
+one (``outbox_mongo.py``); :func:`open_outbox` picks as the event store does.
 
 * An e-mail is recorded as *pending* under its key, (event id, contact id), in the same
   transaction that moves the checkpoint past its event; the checkpoint moves by
   compare-and-set, so an event's mail is decided and recorded once, however many copies
   follow the store.
-* Only the holder of the lease records and sends; the lease is a row with an expiry that its
-  holder renews, and a copy takes it over once it has expired (its holder died or hung).
-  Every record is made only while the lease is held (fencing), so a holder that lost it
-  cannot move the checkpoint.
+* Only the holder of the lease records and sends; the lease has an expiry that its holder
+  renews, and a copy takes it over once it has expired (its holder died or hung). Every
+  record is made only while the lease is held (fencing), so a holder that lost it cannot
+  move the checkpoint.
 * A message is stored as the exact bytes to send, so every attempt sends the same message.
-
-SQLite in ``PORTAL_DATA_DIR`` (WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` for every
-change): the copies of the service on one machine share it.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 OUTBOX_FILE = "notifications.sqlite3"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    event_id TEXT NOT NULL,
-    contact_id TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    message_id TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    message BLOB NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    last_error TEXT,
-    PRIMARY KEY (event_id, contact_id)
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, next_attempt_at, position);
-CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER);
-CREATE TABLE IF NOT EXISTS lease (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT,
-                                  expires_at REAL);
-"""
 
 
 class LeaseLost(RuntimeError):
@@ -75,143 +54,70 @@ class PendingMail:
     attempts: int
 
 
-class Outbox:
-    def __init__(self, path: Path, busy_timeout: float = 5.0):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._lock:
-            self._db.executescript(SCHEMA)
+class Outbox(ABC):
+    """What the notifier needs of its storage; both backends pass one test suite
+    (``tests/unit/test_notification_outbox.py``)."""
 
-    def close(self) -> None:
-        self._db.close()
-
-    def _write(self):
-        return _Transaction(self._db, self._lock)
-
-    # the lease ----------------------------------------------------------------------------
-
+    @abstractmethod
     def hold_lease(self, holder: str, now: float, ttl: float) -> bool:
         """Take or renew the lease for ``ttl`` seconds: true when ``holder`` has it now."""
-        with self._write() as db:
-            row = db.execute("SELECT holder, expires_at FROM lease WHERE id = 1").fetchone()
-            if row is not None and row[0] != holder and row[1] > now:
-                return False
-            db.execute(
-                "INSERT INTO lease (id, holder, expires_at) VALUES (1, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, "
-                "expires_at = excluded.expires_at",
-                (holder, now + ttl),
-            )
-            return True
 
-    def release_lease(self, holder: str) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM lease WHERE id = 1 AND holder = ?", (holder,))
+    @abstractmethod
+    def release_lease(self, holder: str) -> None: ...
 
-    def lease_holder(self, now: float) -> str | None:
-        row = self._db.execute("SELECT holder, expires_at FROM lease WHERE id = 1").fetchone()
-        return row[0] if row is not None and row[1] > now else None
+    @abstractmethod
+    def lease_holder(self, now: float) -> str | None: ...
 
-    # deciding -----------------------------------------------------------------------------
+    @abstractmethod
+    def checkpoint(self) -> int: ...
 
-    def checkpoint(self) -> int:
-        row = self._db.execute("SELECT position FROM checkpoint WHERE id = 1").fetchone()
-        return row[0] if row else 0
-
+    @abstractmethod
     def record(
         self, holder: str, now: float, expected: int, position: int, mails: list[Mail]
     ) -> None:
-        """Record ``mails`` as pending and move the checkpoint from ``expected`` to
-        ``position``, in one transaction, while ``holder`` holds the lease."""
-        with self._write() as db:
-            row = db.execute("SELECT holder, expires_at FROM lease WHERE id = 1").fetchone()
-            if row is None or row[0] != holder or row[1] <= now:
-                raise LeaseLost(f"the sender's lease is not {holder}'s")
-            current = db.execute("SELECT position FROM checkpoint WHERE id = 1").fetchone()
-            if (current[0] if current else 0) != expected:
-                raise CheckpointMoved(f"the checkpoint is not at {expected}")
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox "
-                "(event_id, contact_id, position, message_id, recipient, message) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (m.event_id, m.contact_id, m.position, m.message_id, m.recipient, m.message)
-                    for m in mails
-                ],
-            )
-            db.execute(
-                "INSERT INTO checkpoint (id, position) VALUES (1, ?) "
-                "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
-                (position,),
-            )
+        """Record ``mails`` as pending (a key recorded before is left as it is) and move the
+        checkpoint from ``expected`` to ``position``, in one transaction, while ``holder``
+        holds the lease: :class:`LeaseLost` or :class:`CheckpointMoved` otherwise."""
 
-    # sending ------------------------------------------------------------------------------
-
+    @abstractmethod
     def due(self, now: float, limit: int = 100) -> list[PendingMail]:
         """Pending mail whose next attempt is due, oldest change first."""
-        rows = self._db.execute(
-            "SELECT event_id, contact_id, message_id, recipient, message, attempts FROM outbox "
-            "WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY position, contact_id "
-            "LIMIT ?",
-            (now, limit),
-        ).fetchall()
-        return [PendingMail(*row) for row in rows]
 
-    def mark_sent(self, mail: PendingMail) -> None:
-        self._finish(mail, "sent", None)
+    @abstractmethod
+    def mark_sent(self, mail: PendingMail) -> None: ...
 
+    @abstractmethod
     def mark_rejected(self, mail: PendingMail, error: str) -> None:
         """The SMTP server refused the message for good (a 5xx): it is never tried again."""
-        self._finish(mail, "rejected", error)
 
-    def _finish(self, mail: PendingMail, state: str, error: str | None) -> None:
-        with self._write() as db:
-            db.execute(
-                "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ? "
-                "WHERE event_id = ? AND contact_id = ?",
-                (state, error, mail.event_id, mail.contact_id),
-            )
+    @abstractmethod
+    def retry_later(self, mail: PendingMail, at: float, error: str) -> None: ...
 
-    def retry_later(self, mail: PendingMail, at: float, error: str) -> None:
-        with self._write() as db:
-            db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
-                "WHERE event_id = ? AND contact_id = ? AND state = 'pending'",
-                (at, error, mail.event_id, mail.contact_id),
-            )
-
+    @abstractmethod
     def counts(self) -> dict[str, int]:
         """How many e-mails are in each state."""
-        rows = self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()
-        return {"pending": 0, "sent": 0, "rejected": 0, **dict(rows)}
+
+    @abstractmethod
+    def close(self) -> None: ...
 
 
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on an error), one at a time."""
+def open_outbox(config: dict[str, Any]) -> Outbox:
+    """MongoDB when ``MONGO_URI`` is set, else SQLite under ``PORTAL_DATA_DIR``."""
+    if config.get("MONGO_URI"):
+        import pymongo
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock):
-        self._db, self._lock = db, lock
+        from kernel.eventstore import store_deadline
+        from services.notifications.outbox_mongo import MongoOutbox
 
-    def __enter__(self) -> sqlite3.Connection:
-        self._lock.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-        return self._db
+        deadline = store_deadline(config)
+        client = pymongo.MongoClient(
+            config["MONGO_URI"],
+            tz_aware=True,
+            timeoutMS=int(deadline * 1000),
+            serverSelectionTimeoutMS=int(deadline * 1000),
+        )
+        return MongoOutbox(client, config.get("MONGO_DATABASE") or "portal", deadline)
 
-    def __exit__(self, kind, _value, _traceback) -> None:
-        try:
-            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-        finally:
-            self._lock.release()
+    from services.notifications.outbox_sqlite import SqliteOutbox
 
-
-def open_outbox(config: dict) -> Outbox:
-    return Outbox(Path(config.get("PORTAL_DATA_DIR") or "var/data") / OUTBOX_FILE)
+    return SqliteOutbox(Path(config.get("PORTAL_DATA_DIR") or "var/data") / OUTBOX_FILE)

@@ -82,6 +82,4 @@ def test_the_dockerfile_installs_the_pinned_dependencies_and_runs_unprivileged()
 
 def test_data_survives_container_restarts():
     assert "mongo-data:/data/db" in SERVICES["mongo"]["volumes"]
-    assert "notifications-data:/data/notifications" in SERVICES["notifications"]["volumes"]
-    assert SERVICES["notifications"]["environment"]["PORTAL_DATA_DIR"] == "/data/notifications"
-    assert set(COMPOSE["volumes"]) == {"mongo-data", "notifications-data", "rabbitmq-data"}
+    assert set(COMPOSE["volumes"]) == {"mongo-data", "rabbitmq-data"}

@@ -9,20 +9,23 @@ hands that same message (same bytes, same Message-ID) to the server again on res
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import signal
-import sqlite3
+import time
 import uuid
 from collections import Counter
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from portalctl.stack import PROCESSES, Stack
-from services.notifications.outbox import OUTBOX_FILE
+from services.notifications.outbox import Outbox, open_outbox
 from tests.support.api import Api, api_stack
 from tests.support.failpoint_runner import killing_after_send
 from tests.support.mail_server import MailServer
+from tests.support.stack import stack_config
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -86,8 +89,19 @@ def _as_sent(message) -> tuple:
     return [(k, v) for k, v in message.items() if not k.startswith("X-")], message.get_content()
 
 
-def _outbox(stack: Stack) -> sqlite3.Connection:
-    return sqlite3.connect(Path(stack.env["PORTAL_DATA_DIR"]) / OUTBOX_FILE)
+@contextlib.contextmanager
+def _outbox(stack: Stack) -> Iterator[Outbox]:
+    """The stack's outbox, whichever backend it runs on."""
+    outbox = open_outbox(stack_config(stack))
+    try:
+        yield outbox
+    finally:
+        outbox.close()
+
+
+def _pending(stack: Stack) -> list:
+    with _outbox(stack) as outbox:
+        return outbox.due(now=math.inf)
 
 
 def test_killed_between_the_smtp_acceptance_and_its_record_each_recipient_has_one_message(world):
@@ -104,11 +118,7 @@ def test_killed_between_the_smtp_acceptance_and_its_record_each_recipient_has_on
     marker = _reply(api, ticket)
     assert crashing.wait(timeout=60) == -signal.SIGKILL
     [(first, message_id)] = _received(mail, marker)  # accepted, then the process died
-    with _outbox(stack) as outbox:
-        [(state,)] = outbox.execute(
-            "SELECT state FROM outbox WHERE message_id = ?", (message_id,)
-        ).fetchall()
-    assert state == "pending"  # never recorded as sent
+    assert message_id in {m.message_id for m in _pending(stack)}  # never recorded as sent
 
     stack.start("notifications")
     received = eventually(lambda: _one_message_each(mail, marker), timeout=30)
@@ -118,9 +128,7 @@ def test_killed_between_the_smtp_acceptance_and_its_record_each_recipient_has_on
     assert received[(first, message_id)] == 2
     copies = [_as_sent(m) for m in mail.messages() if m["Message-ID"] == message_id]
     assert copies[0] == copies[1]
-    with _outbox(stack) as outbox:
-        states = dict(outbox.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
-    assert states.get("pending", 0) == 0
+    eventually(lambda: not _pending(stack))
 
 
 def test_mail_waits_while_the_smtp_server_is_down_and_is_sent_once_when_it_is_back(world):
@@ -128,14 +136,7 @@ def test_mail_waits_while_the_smtp_server_is_down_and_is_sent_once_when_it_is_ba
     mail.stop()
     marker = _reply(api, ticket)
 
-    def retried() -> bool:
-        with _outbox(stack) as outbox:
-            rows = outbox.execute(
-                "SELECT attempts FROM outbox WHERE state = 'pending' AND attempts > 0"
-            ).fetchall()
-        return len(rows) >= len(RECIPIENTS)
-
-    eventually(retried, timeout=30)
+    eventually(lambda: len([m for m in _pending(stack) if m.attempts]) >= 2, timeout=30)
     assert _received(mail, marker) == Counter()
     mail.start()
     received = eventually(lambda: _one_message_each(mail, marker), timeout=60)
@@ -153,7 +154,7 @@ def test_two_copies_send_each_message_once_and_one_takes_over_when_the_other_die
             assert set(received.values()) == {1}
 
         with _outbox(stack) as outbox:
-            [(holder,)] = outbox.execute("SELECT holder FROM lease").fetchall()
+            holder = outbox.lease_holder(time.time())
         pid = int(holder.split(":")[1])
         copies = {p.pid: (s, n) for s in (stack, second) for n, p in s.processes.items()}
         owner, name = copies[pid]

@@ -1,38 +1,60 @@
-"""The notifications outbox (services/notifications/outbox.py) on a real SQLite file: one
-lease holder at a time, taken over once expired; e-mail recorded with the checkpoint by
-compare-and-set, only by the holder, each key once."""
+"""The notifications outbox (services/notifications/outbox.py), one suite for both backends
+(SQLite on a real file; MongoDB as tests/support/mongo.py provides it): one lease holder at a
+time, taken over once expired; e-mail recorded with the checkpoint by compare-and-set, only
+by the holder, each key once."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from services.notifications.outbox import CheckpointMoved, LeaseLost, Mail, Outbox
+from services.notifications.outbox import CheckpointMoved, LeaseLost, Mail
+from services.notifications.outbox_mongo import MongoOutbox
+from services.notifications.outbox_sqlite import SqliteOutbox
+from tests.support.mongo import mongo_client
 
 
 def mail(event: str, contact: str, position: int) -> Mail:
     return Mail(event, contact, position, f"<{event}.{contact}@x>", f"{contact}@x.test", b"hi")
 
 
+@pytest.fixture(params=["sqlite", "mongo"])
+def opener(request, tmp_path):
+    """Opens the outbox of one backend, as often as asked (each a copy of the service)."""
+    if request.param == "sqlite":
+        opened = []
+
+        def open_sqlite() -> SqliteOutbox:
+            opened.append(SqliteOutbox(tmp_path / "notifications.sqlite3"))
+            return opened[-1]
+
+        yield open_sqlite
+        for outbox in opened:
+            outbox.close()
+        return
+    database = f"outbox_test_{uuid.uuid4().hex[:12]}"
+    client = mongo_client(database)
+    yield lambda: MongoOutbox(client, database, deadline=5)
+    client.drop_database(database)
+    client.close()
+
+
 @pytest.fixture
-def outbox(tmp_path):
-    box = Outbox(tmp_path / "notifications.sqlite3")
-    yield box
-    box.close()
+def outbox(opener):
+    return opener()
 
 
-def test_one_holder_at_a_time_and_a_takeover_once_the_lease_expired(outbox, tmp_path):
-    other = Outbox(tmp_path / "notifications.sqlite3")  # a second copy on the same file
-    try:
-        assert outbox.hold_lease("a", now=100, ttl=5)
-        assert not other.hold_lease("b", now=104, ttl=5)
-        assert outbox.hold_lease("a", now=104, ttl=5)  # renewed until 109
-        assert not other.hold_lease("b", now=108, ttl=5)
-        assert other.hold_lease("b", now=109.5, ttl=5)
-        assert other.lease_holder(now=110) == "b"
-        with pytest.raises(LeaseLost):
-            outbox.record("a", now=110, expected=0, position=3, mails=[mail("e1", "ann", 3)])
-    finally:
-        other.close()
+def test_one_holder_at_a_time_and_a_takeover_once_the_lease_expired(outbox, opener):
+    other = opener()  # a second copy on the same storage
+    assert outbox.hold_lease("a", now=100, ttl=5)
+    assert not other.hold_lease("b", now=104, ttl=5)
+    assert outbox.hold_lease("a", now=104, ttl=5)  # renewed until 109
+    assert not other.hold_lease("b", now=108, ttl=5)
+    assert other.hold_lease("b", now=109.5, ttl=5)
+    assert other.lease_holder(now=110) == "b"
+    with pytest.raises(LeaseLost):
+        outbox.record("a", now=110, expected=0, position=3, mails=[mail("e1", "ann", 3)])
 
 
 def test_mail_is_recorded_with_the_checkpoint_once(outbox):
