@@ -27,7 +27,6 @@ from portalctl.mail_catcher import MailCatcher
 from portalctl.stack import PROCESSES, REPOSITORY, Ended, Stack, local_url
 
 SECRETS_FILE = REPOSITORY / "var" / "secrets.env"
-MAIL_DIR = REPOSITORY / "var" / "mail"
 SECRET_NAMES = ("PORTAL_ADMIN_TOKEN", "PORTAL_IDENTITY_SECRET", "PORTAL_SESSION_SECRET")
 
 
@@ -44,6 +43,11 @@ def local_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
     path.write_text("".join(f"{name}={stored[name]}\n" for name in SECRET_NAMES))
     path.chmod(0o600)
     return {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
+
+
+def data_dir(config: dict) -> Path:
+    """``PORTAL_DATA_DIR`` as the services see it (they run in the repository)."""
+    return REPOSITORY / (config.get("PORTAL_DATA_DIR") or "var/data")
 
 
 class StopRequested(BaseException):
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> None:
     store_was_empty = open_event_store(config).head_position() == 0
     catcher = None
     if not config.get("SMTP_URI"):
-        catcher = MailCatcher(MAIL_DIR)
+        catcher = MailCatcher(data_dir(config) / "mail")
         catcher.start()
         env["SMTP_URI"] = config["SMTP_URI"] = catcher.smtp_uri
     # The configured address, given to the gateway and used for readiness and seeding alike.

@@ -79,6 +79,8 @@ class Notifier:
     def decide(self) -> None:
         """Record the mail of every event after the checkpoint."""
         checkpoint = self.outbox.checkpoint()
+        if checkpoint is None:
+            checkpoint = self._start()
         if self.audience.position > checkpoint:  # a record failed after the fold: start over
             self.audience = Audience()
         mails: list[Mail] = []
@@ -94,6 +96,15 @@ class Notifier:
                 mails = []
         if self.audience.position > checkpoint:
             self._record(checkpoint, mails)
+
+    def _start(self) -> int:
+        """A new outbox starts at the store's head: e-mail tells of changes made from now
+        on, never of a store's history (a first deployment onto a store of years, or a
+        demo imported as past events, must not mail every customer about every change)."""
+        head = self.store.head_position()
+        self.outbox.record(self.holder, self.clock(), None, head, [])
+        log.info("outbox started at the store's head", position=head)
+        return head
 
     def _record(self, checkpoint: int, mails: list[Mail]) -> int:
         position = self.audience.position

@@ -69,15 +69,17 @@ class Outbox(ABC):
     def lease_holder(self, now: float) -> str | None: ...
 
     @abstractmethod
-    def checkpoint(self) -> int: ...
+    def checkpoint(self) -> int | None:
+        """The store position e-mail is decided up to; ``None`` for a new outbox."""
 
     @abstractmethod
     def record(
-        self, holder: str, now: float, expected: int, position: int, mails: list[Mail]
+        self, holder: str, now: float, expected: int | None, position: int, mails: list[Mail]
     ) -> None:
         """Record ``mails`` as pending (a key recorded before is left as it is) and move the
-        checkpoint from ``expected`` to ``position``, in one transaction, while ``holder``
-        holds the lease: :class:`LeaseLost` or :class:`CheckpointMoved` otherwise."""
+        checkpoint from ``expected`` (``None``: there is none yet) to ``position``, in one
+        transaction, while ``holder`` holds the lease: :class:`LeaseLost` or
+        :class:`CheckpointMoved` otherwise."""
 
     @abstractmethod
     def due(self, now: float, limit: int = 100) -> list[PendingMail]:

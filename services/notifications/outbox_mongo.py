@@ -68,20 +68,20 @@ class MongoOutbox(Outbox):
 
     # deciding -----------------------------------------------------------------------------
 
-    def checkpoint(self) -> int:
+    def checkpoint(self) -> int | None:
         with self._transactions.bounded():
             document = self._state.find_one({"_id": CHECKPOINT})
-        return document["position"] if document else 0
+        return document["position"] if document else None
 
     def record(
-        self, holder: str, now: float, expected: int, position: int, mails: list[Mail]
+        self, holder: str, now: float, expected: int | None, position: int, mails: list[Mail]
     ) -> None:
         def work(session: Any) -> None:
             lease = self._state.find_one({"_id": LEASE}, session=session)
             if lease is None or lease["holder"] != holder or lease["expires_at"] <= now:
                 raise LeaseLost(f"the sender's lease is not {holder}'s")
             current = self._state.find_one({"_id": CHECKPOINT}, session=session)
-            if (current["position"] if current else 0) != expected:
+            if (current["position"] if current else None) != expected:
                 raise CheckpointMoved(f"the checkpoint is not at {expected}")
             for mail in mails:
                 self._mails.update_one(*_insert(mail), upsert=True, session=session)

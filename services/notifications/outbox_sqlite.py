@@ -81,12 +81,12 @@ class SqliteOutbox(Outbox):
 
     # deciding -----------------------------------------------------------------------------
 
-    def checkpoint(self) -> int:
+    def checkpoint(self) -> int | None:
         row = self._db.execute("SELECT position FROM checkpoint WHERE id = 1").fetchone()
-        return row[0] if row else 0
+        return row[0] if row else None
 
     def record(
-        self, holder: str, now: float, expected: int, position: int, mails: list[Mail]
+        self, holder: str, now: float, expected: int | None, position: int, mails: list[Mail]
     ) -> None:
         """Record ``mails`` as pending and move the checkpoint from ``expected`` to
         ``position``, in one transaction, while ``holder`` holds the lease."""
@@ -95,7 +95,7 @@ class SqliteOutbox(Outbox):
             if row is None or row[0] != holder or row[1] <= now:
                 raise LeaseLost(f"the sender's lease is not {holder}'s")
             current = db.execute("SELECT position FROM checkpoint WHERE id = 1").fetchone()
-            if (current[0] if current else 0) != expected:
+            if (current[0] if current else None) != expected:
                 raise CheckpointMoved(f"the checkpoint is not at {expected}")
             db.executemany(
                 "INSERT OR IGNORE INTO outbox "

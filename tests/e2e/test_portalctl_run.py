@@ -135,5 +135,7 @@ def test_make_run_waits_and_seeds_at_the_configured_address_and_nowhere_else(tmp
     assert "seeding demo data into the empty store" in output
     assert f"The portal is up at http://{address}/" in output
     assert f"http://{address}/#user_id=ann" in output
+    catcher = "a local catcher at smtp://127.0.0.1:"
+    assert catcher in output and f"{tmp_path / 'data' / 'mail'}/new/" in output
     assert seeded.status_code == 200, seeded.text
     assert stranger.received == []

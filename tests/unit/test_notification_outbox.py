@@ -54,14 +54,15 @@ def test_one_holder_at_a_time_and_a_takeover_once_the_lease_expired(outbox, open
     assert other.hold_lease("b", now=109.5, ttl=5)
     assert other.lease_holder(now=110) == "b"
     with pytest.raises(LeaseLost):
-        outbox.record("a", now=110, expected=0, position=3, mails=[mail("e1", "ann", 3)])
+        outbox.record("a", now=110, expected=None, position=3, mails=[mail("e1", "ann", 3)])
 
 
 def test_mail_is_recorded_with_the_checkpoint_once(outbox):
     assert outbox.hold_lease("a", now=0, ttl=5)
-    outbox.record("a", now=1, expected=0, position=3, mails=[mail("e1", "ann", 3)])
+    assert outbox.checkpoint() is None
+    outbox.record("a", now=1, expected=None, position=3, mails=[mail("e1", "ann", 3)])
     with pytest.raises(CheckpointMoved):
-        outbox.record("a", now=1, expected=0, position=3, mails=[mail("e1", "bob", 3)])
+        outbox.record("a", now=1, expected=None, position=3, mails=[mail("e1", "bob", 3)])
     outbox.record("a", now=1, expected=3, position=5, mails=[mail("e1", "ann", 3)])
     assert outbox.checkpoint() == 5
     assert [(m.event_id, m.contact_id) for m in outbox.due(now=1)] == [("e1", "ann")]
@@ -70,7 +71,7 @@ def test_mail_is_recorded_with_the_checkpoint_once(outbox):
 def test_pending_mail_waits_for_its_next_attempt_and_leaves_once_sent(outbox):
     assert outbox.hold_lease("a", now=0, ttl=5)
     outbox.record(
-        "a", now=1, expected=0, position=4, mails=[mail("e2", "bob", 4), mail("e1", "ann", 3)]
+        "a", now=1, expected=None, position=4, mails=[mail("e2", "bob", 4), mail("e1", "ann", 3)]
     )
     first, second = outbox.due(now=1)
     assert (first.event_id, second.event_id) == ("e1", "e2")  # oldest change first
