@@ -6,10 +6,12 @@ to), and a greenthread that runs it when a bus message prompts it and at least e
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 
 import eventlet
 from eventlet.queue import Empty, Full, LightQueue
@@ -27,6 +29,13 @@ from services.notifications.unsubscribe import UnsubscribeSigner
 log = get_logger(__name__)
 
 
+def _every(count: int, action: Callable[[], None]) -> Callable[[], None]:
+    """``action`` on every ``count``-th call: a long catch-up (the first start on a large
+    store) yields to the hub now and then, so the service keeps answering meanwhile."""
+    calls = itertools.count(1)
+    return lambda: action() if next(calls) % count == 0 else None
+
+
 class Notifications(DependencyProvider):
     """Hands workers the :class:`Notifier` (its outbox answers the status)."""
 
@@ -37,7 +46,12 @@ class Notifications(DependencyProvider):
         mailer = Mailer(str(config.get("SMTP_URI") or ""), f"notifications@{composer.domain}")
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.notifier = Notifier(
-            open_event_store(config), open_outbox(config), mailer, composer, holder
+            open_event_store(config),
+            open_outbox(config),
+            mailer,
+            composer,
+            holder,
+            pause=_every(1000, lambda: eventlet.sleep(0)),
         )
         self.interval = float(config.get("CATCH_UP_INTERVAL") or 0.5)
         self._wake: LightQueue = LightQueue(maxsize=1)

@@ -211,6 +211,8 @@ class Audience:
 
     def _conversation_linked(self, data: dict[str, Any]) -> None:
         ticket = self.tickets[data["ticket_id"]]
+        if self.ticket_of_conversation.get(ticket.conversation_id or "") == data["ticket_id"]:
+            del self.ticket_of_conversation[ticket.conversation_id]
         ticket.conversation_id = data["conversation_id"]
         ticket.participant_ids = set(data["participant_ids"])
         self.ticket_of_conversation[data["conversation_id"]] = data["ticket_id"]

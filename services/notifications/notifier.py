@@ -17,7 +17,6 @@ cannot be reached, mail waits: each e-mail is tried again after a backoff that d
 
 from __future__ import annotations
 
-import contextlib
 import smtplib
 import time
 from collections.abc import Callable
@@ -51,6 +50,7 @@ class Notifier:
         composer: Composer,
         holder: str,
         clock: Callable[[], float] = time.time,
+        pause: Callable[[], None] = lambda: None,
     ):
         self.store = store
         self.outbox = outbox
@@ -58,6 +58,7 @@ class Notifier:
         self.composer = composer
         self.holder = holder
         self.clock = clock
+        self.pause = pause  # called between events of a long catch-up (lets others run)
         self.audience = Audience()
 
     def tick(self) -> None:
@@ -87,6 +88,7 @@ class Notifier:
         decided = 0
         for event in self.store.iter_all(self.audience.position):
             notices = self.audience.apply(event)
+            self.pause()
             if event.position <= checkpoint:
                 continue  # decided before: only folded
             mails.extend(self._mail(notice) for notice in notices)
@@ -169,9 +171,8 @@ class Notifier:
     def _postpone(self, mails: list[PendingMail], error: Exception | None) -> None:
         now = self.clock()
         for mail in mails:
-            with contextlib.suppress(LeaseLost):
-                self.outbox.retry_later(
-                    mail, now + backoff(mail.attempts + 1), str(error or "server unavailable")
-                )
+            self.outbox.retry_later(
+                mail, now + backoff(mail.attempts + 1), str(error or "server unavailable")
+            )
         if error is not None:
             log.warning("SMTP server unavailable; mail waits", error=str(error), waiting=len(mails))

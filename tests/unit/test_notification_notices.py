@@ -143,3 +143,16 @@ def test_preferences_and_membership_decide_who_is_told(history):
 def test_no_state_change_tells_nobody(history):
     same = history.state(1, "submitted", previous="submitted")
     assert told(history, same) == {}
+
+
+def test_a_ticket_linked_to_another_conversation_is_told_of_that_one(history):
+    history.conversation("c2", "dan", opening="Also broken")
+    history.link(1, "c2", participant_ids=["carol"])
+    old = history.part("c1", "On the old thread", "tess", "teammate", "Tess")
+    new = history.part("c2", "On the new thread", "tess", "teammate", "Tess")
+    assert told(history, old) == {}
+    assert told(history, new) == {
+        "carol": "my_tickets",
+        "dan": "my_tickets",
+        "ann": "company_tickets",
+    }
