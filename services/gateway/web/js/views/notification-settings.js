@@ -12,7 +12,7 @@ const CHOICES = [
 ];
 
 export function mountNotificationSettings(root) {
-  const status = el("p", { className: "action-status", role: "status", "aria-live": "polite" });
+  const status = el("p", { className: "settings-status", role: "status", "aria-live": "polite" });
   const boxes = {};
   const fieldset = el(
     "fieldset",
