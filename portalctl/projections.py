@@ -1,4 +1,5 @@
-"""Ops commands for portal_query's projections: ``rebuild``, ``status``, ``parked``.
+"""Ops commands for portal_query's projections: ``rebuild``, ``status`` (with the e-mail
+outbox's), ``parked``.
 
 Only arguments and output live here; the operations are in
 :mod:`services.portal_query.ops`.
@@ -7,10 +8,12 @@ Only arguments and output live here; the operations are in
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from tqdm import tqdm
 
+from services.notifications.outbox import open_outbox
 from services.portal_query import ops
 
 
@@ -34,6 +37,22 @@ def status_command(args: argparse.Namespace, config: dict[str, Any]) -> None:
     store, storage = ops.open_stores(config)
     for name, value in ops.status(store, storage).items():
         print(f"{name:>16}: {value}")
+    for name, value in email_status(config).items():
+        print(f"{name:>16}: {value}")
+
+
+def email_status(config: dict[str, Any]) -> dict[str, Any]:
+    """The notifications outbox: how far e-mail is decided, e-mails by state, the sender."""
+    outbox = open_outbox(config)
+    try:
+        checkpoint = outbox.checkpoint()
+        return {
+            "email_checkpoint": "not started" if checkpoint is None else checkpoint,
+            "emails": ", ".join(f"{n} {state}" for state, n in outbox.counts().items()),
+            "email_sender": outbox.lease_holder(time.time()) or "none",
+        }
+    finally:
+        outbox.close()
 
 
 def parked_command(args: argparse.Namespace, config: dict[str, Any]) -> None:
@@ -62,7 +81,7 @@ def register(commands: Any, config_loader: Any) -> None:
         "rebuild", help="replay the event store into a fresh projection generation"
     ).set_defaults(handler=bind(rebuild_command))
     commands.add_parser(
-        "status", help="projection checkpoint and lag, relay checkpoint"
+        "status", help="projection checkpoint and lag, relay checkpoint, e-mail outbox"
     ).set_defaults(handler=bind(status_command))
     parked = commands.add_parser("parked", help="list (or --retry) parked projection events")
     parked.add_argument("--retry", action="store_true", help="re-apply them in order")

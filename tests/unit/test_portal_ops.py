@@ -38,7 +38,7 @@ def test_rebuild_prints_a_summary_and_switches_generations(store, data_dir, caps
     assert storage.current().generation == 2
 
 
-def test_status_prints_checkpoint_lag_and_the_relay_checkpoint(store, capsys):
+def test_status_prints_checkpoint_lag_the_relay_checkpoint_and_the_email_outbox(store, capsys):
     store.save_checkpoint("event_relay", 0, 7)
     main(["rebuild"])
     capsys.readouterr()
@@ -53,6 +53,9 @@ def test_status_prints_checkpoint_lag_and_the_relay_checkpoint(store, capsys):
     assert lines["lag_events"] == "0"
     assert lines["parked"] == "0"
     assert lines["relay_checkpoint"] == "7"
+    assert lines["email_checkpoint"] == "not started"
+    assert lines["emails"] == "0 pending, 0 sent, 0 rejected"
+    assert lines["email_sender"] == "none"
 
 
 def test_parked_lists_the_events_and_retry_reapplies_them(store, data_dir, capsys):
