@@ -16,7 +16,7 @@ from tests.support.api import error_of
 from tests.support.stack import ADMIN_TOKEN
 
 WEB_ROOT = REPOSITORY / "services" / "gateway" / "web"
-SERVICES = {"identity", "companies", "tickets", "messenger_bridge", "portal_query"}
+SERVICES = {"identity", "companies", "tickets", "messenger_bridge", "portal_query", "notifications"}
 
 
 def raw_get(stack, path: str) -> http.client.HTTPResponse:
