@@ -179,7 +179,8 @@ HANDLERS: dict[str, Handler] = {
 """What the portal projects."""
 
 # Events that change nothing the portal shows (sessions live in identity alone; ticket types
-# and their forms are answered by tickets, which owns them).
+# and their forms are answered by tickets, which owns them; e-mail preferences by the
+# notifications service).
 NOT_SHOWN = frozenset(
     {
         "PortalSessionStarted",
@@ -187,5 +188,6 @@ NOT_SHOWN = frozenset(
         "PortalSessionsRevoked",
         "TicketTypeCreated",
         "TicketTypeChanged",
+        "NotificationPreferencesChanged",
     }
 )
