@@ -7,7 +7,8 @@ for each event, answers the notices it calls for. Only two kinds of change are t
 * a teammate's customer-visible reply in a ticket's conversation (never an internal note,
   never a user's own message);
 * a change of a ticket's state, by a teammate or by a customer (any schema version of
-  ``TicketStateChanged``; an ``author_id`` in it, when there is one, is not told).
+  ``TicketStateChanged``; a customer who resolved or reopened it, version 2's user author,
+  is not told of their own change).
 
 Recipients: the ticket's creator and the users taking part (the ticket's participants and its
 conversation's) who keep ``my_tickets`` on (the default), and every member of the ticket's
@@ -115,9 +116,8 @@ class Audience:
         data = event.payload
         if data.get("previous_state") == data["state"] or data["ticket_id"] not in self.tickets:
             return []
-        return self._notices(
-            event, data["ticket_id"], data.get("author_id"), kind="state", state=data["state"]
-        )
+        author = data.get("author_id") if data.get("author_type") == "user" else None
+        return self._notices(event, data["ticket_id"], author, kind="state", state=data["state"])
 
     def _notices(
         self, event: RecordedEvent, ticket_id: int, author_id: str | None, **what: Any

@@ -103,14 +103,30 @@ def test_a_state_change_tells_everyone_but_its_author(history):
     change = history.state(1, "resolved")
     assert told(history, change) == {"carol": "my_tickets", "ann": "company_tickets"}
 
-    # a later schema version naming the customer who resolved it: they are not told
-    by_carol = change._replace(
-        event_id="8d3f7a52-0b1e-4c7e-9a77-5b1de0c7a0f4",
-        position=change.position + 1,
-        schema_version=2,
-        raw_payload={**change.payload, "author_type": "user", "author_id": "carol"},
+    # version 2 names who changed it: a customer resolving is not told of their own change
+    by_carol = history.add(
+        "ticket-1",
+        "TicketStateChanged",
+        {
+            "ticket_id": 1,
+            "state": "submitted",
+            "previous_state": "resolved",
+            "author_type": "user",
+            "author_id": "carol",
+        },
     )
-    history.events.append(by_carol)
+    by_teammate = history.add(
+        "ticket-1",
+        "TicketStateChanged",
+        {
+            "ticket_id": 1,
+            "state": "resolved",
+            "previous_state": "submitted",
+            "author_type": "teammate",
+            "author_id": None,
+        },
+    )
+    assert told(history, by_teammate) == {"carol": "my_tickets", "ann": "company_tickets"}
     assert told(history, by_carol) == {"ann": "company_tickets"}
 
 
