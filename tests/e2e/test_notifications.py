@@ -201,3 +201,16 @@ def test_every_recipient_gets_one_message_per_change(world):
     _, _, mail = world
     keys = [(m["X-RcptTo"], m["Message-ID"]) for m in mail.messages()]
     assert keys and len(keys) == len(set(keys))
+
+
+def test_a_customer_resolving_is_not_told_of_their_own_change_and_the_others_are(world):
+    seeded, api, mail = world
+    ticket, carol = seeded["ticket"], seeded["sessions"]["carol"]
+    resolved = api.call("POST", f"/api/portal/tickets/{ticket['id']}/resolve", session=carol)
+    assert resolved.status_code == 200, resolved.text
+    [told] = _wait_for(mail, "ann@example.com", "is now Resolved")
+    assert told["Subject"] == f"[#{ticket['id']}] Resolved: Printer <b>jam</b>"
+    marker = f"After resolving {uuid.uuid4().hex[:8]}"
+    api.teammate_part(ticket["conversation_id"], marker)  # later mail to Carol still flows
+    _wait_for(mail, "carol@example.com", marker)
+    assert _about(mail, "carol@example.com", "is now Resolved") == []
