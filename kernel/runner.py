@@ -207,6 +207,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = load_config(args.config)
     service = import_service(args.service)
+    # A service whose name comes from the configuration (a portal_query partition).
+    named_for = getattr(service, "named_for", None)
+    if named_for is not None:
+        service = named_for(config)
     configure_logging(service.name, config.get("LOG_LEVEL", "INFO"))
     QueueConsumer.consume = functools.partialmethod(
         ConsumerMixin.consume, safety_interval=CONSUMER_TURN

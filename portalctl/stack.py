@@ -17,6 +17,8 @@ from pathlib import Path
 
 import requests
 
+from kernel.partitions import partition_count
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 # Seconds a stop waits for every process to exit by itself before it kills the rest. Each
@@ -44,6 +46,14 @@ PROCESSES: dict[str, list[str]] = {
 }
 
 
+READ_SIDE = "portal_query"
+
+
+def partition_names(count: int) -> list[str]:
+    """The processes of the read side's partitions."""
+    return [f"{READ_SIDE}.p{number}" for number in range(count)]
+
+
 EVERY_INTERFACE = ("", "0.0.0.0")  # noqa: S104 - recognised, not bound to
 
 
@@ -62,6 +72,23 @@ class Stack:
     # name -> command line; a test may start a process another way (tests/support).
     commands: dict[str, list[str]] = field(default_factory=lambda: dict(PROCESSES))
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # name -> what that process's environment adds to the stack's (a partition's number).
+    process_env: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """With ``PORTAL_PARTITIONS`` > 1 portal_query is one process per partition
+        (``portal_query.p0``...), each told its number in ``PORTAL_PARTITION``."""
+        count = partition_count({**os.environ, **self.env})
+        if count == 1 or READ_SIDE not in self.commands:
+            return
+        command = self.commands.pop(READ_SIDE)
+        names = []
+        for name in self.names:
+            names.extend(partition_names(count) if name == READ_SIDE else [name])
+        self.names = names
+        for number, name in enumerate(partition_names(count)):
+            self.commands[name] = command
+            self.process_env[name] = {"PORTAL_PARTITION": str(number)}
 
     @property
     def base_url(self) -> str:
@@ -77,7 +104,12 @@ class Stack:
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 [sys.executable, *self.commands[name]],
                 cwd=REPOSITORY,
-                env={**os.environ, **self.env, **(extra_env or {})},
+                env={
+                    **os.environ,
+                    **self.env,
+                    **self.process_env.get(name, {}),
+                    **(extra_env or {}),
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

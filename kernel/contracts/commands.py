@@ -192,6 +192,7 @@ UNSUBSCRIBE = _required(
 
 SORT_COLUMNS = ("id", "type", "state", "created_at", "updated_at")
 MAX_PER_PAGE = 100
+MAX_PAGE = 100_000
 
 TICKET_QUERY = _required(
     {
@@ -206,7 +207,7 @@ TICKET_QUERY = _required(
         "updated_to": {"type": "float"},
         "sort": {"type": "string", "allowed": list(SORT_COLUMNS)},
         "order": {"type": "string", "allowed": ["asc", "desc"]},
-        "page": {"type": "integer", "min": 1, "max": 100_000},
+        "page": {"type": "integer", "min": 1, "max": MAX_PAGE},
         "per_page": {"type": "integer", "min": 1, "max": MAX_PER_PAGE},
     },
     *(

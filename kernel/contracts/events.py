@@ -22,6 +22,7 @@ CATEGORY_OWNERS = {
     "ticket_type": "tickets",
     "conversation": "messenger_bridge",
     "notification_preferences": "notifications",
+    "portal_partition": "portal_query",
 }
 
 # The portal settings are one per workspace: a single stream.
@@ -241,6 +242,19 @@ _EVENTS = [
                 "my_tickets": {"type": "boolean"},
                 "company_tickets": {"type": "boolean"},
                 "source": {"type": "string", "allowed": list(f.PREFERENCE_SOURCES)},
+            }
+        ),
+    ),
+    # portal_query's partitions: one step of moving a company (kernel/partitions.py)
+    EventType(
+        "CompanyPartitionAssigned",
+        1,
+        "portal_partition",
+        _required(
+            {
+                "company_id": f.entity_id(),
+                "partition": {"type": "integer", "min": 0},
+                "step": {"type": "string", "allowed": ["copy", "switch", "drop"]},
             }
         ),
     ),

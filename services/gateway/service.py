@@ -16,6 +16,7 @@ from kernel.contracts.validation import validate
 from kernel.dependencies import RequestContext, TimedRpcProxy
 from kernel.errors import PortalError, Unauthenticated
 from kernel.logging import get_logger
+from kernel.read_side import PortalReadSide
 from services.gateway.auth import session_token
 from services.gateway.dependencies import PortalIdempotency, TeammateAuthority, WebAssets
 from services.gateway.entrypoints import error_response, route
@@ -47,7 +48,7 @@ class GatewayService:
     companies = TimedRpcProxy("companies")
     tickets = TimedRpcProxy("tickets")
     messenger_bridge = TimedRpcProxy("messenger_bridge")
-    portal_query = TimedRpcProxy("portal_query")
+    portal_query = PortalReadSide()
     notifications = TimedRpcProxy("notifications")
 
     def _portal_user(self, request: Request) -> str:

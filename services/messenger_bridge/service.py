@@ -14,6 +14,7 @@ from kernel.dependencies import TimedRpcProxy
 from kernel.errors import NotFound
 from kernel.logging import get_logger
 from kernel.portal_access_index import PortalAccess
+from kernel.read_side import PortalReadSide
 from kernel.rpc import rpc
 from kernel.service import WriteService
 from services.messenger_bridge import domain
@@ -30,7 +31,7 @@ class MessengerBridgeService(WriteService):
 
     identity = TimedRpcProxy("identity")
     tickets = TimedRpcProxy("tickets")
-    portal_query = TimedRpcProxy("portal_query")
+    portal_query = PortalReadSide()
     access = PortalAccess()
 
     @rpc

@@ -44,8 +44,10 @@ from nameko.extensions import DependencyProvider
 from kernel.errors import ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
+from kernel.partitions import own_partition, partition_count
 from services.portal_query import snapshot
 from services.portal_query.event_handlers import HANDLERS, Handler
+from services.portal_query.partition import PartitionFilter
 from services.portal_query.projector import Projector, without_cyclic_gc
 from services.portal_query.queries import View
 from services.portal_query.storage import StaleProjection, open_projection_storage
@@ -83,19 +85,26 @@ class LiveProjection:
         self.storage = open_projection_storage(config)
         self.interval = float(config.get("CATCH_UP_INTERVAL") or 0.5)
         self.read_your_writes_wait = float(config.get("READ_YOUR_WRITES_WAIT") or 2.0)
+        self.config = config
         self.handlers = handlers
+        # Each partition of the read side has a snapshot of its own.
+        suffix = f".p{own_partition(config)}" if partition_count(config) > 1 else ""
         self.snapshot_path = Path(config.get("PORTAL_DATA_DIR") or "var/data") / (
-            snapshot.SNAPSHOT_FILE
+            snapshot.SNAPSHOT_FILE + suffix
         )
         # Which projection a snapshot is of: the storage (database or data folder).
-        self.snapshot_source = "|".join(
-            str(config.get(name) or "")
-            for name in ("MONGO_URI", "MONGO_DATABASE", "PORTAL_DATA_DIR")
+        self.snapshot_source = (
+            "|".join(
+                str(config.get(name) or "")
+                for name in ("MONGO_URI", "MONGO_DATABASE", "PORTAL_DATA_DIR")
+            )
+            + suffix
         )
         self.snapshot_interval = float(config.get("PORTAL_SNAPSHOT_INTERVAL") or 300)
         self._snapshot_at: tuple[int, int] | None = None  # (generation, checkpoint) written
         self._snapshot_due = 0.0  # monotonic time of the next periodic snapshot
         self.projector: Projector | None = None
+        self.partition: PartitionFilter | None = None
         self._wake: LightQueue = LightQueue(maxsize=1)
         self._applier = None
         # The applier's ticks: how many started, the last that ended at the store's head,
@@ -182,10 +191,21 @@ class LiveProjection:
                 self._tick_ended.wait()
 
     def view(self) -> View:
-        projector = self.projector
+        projector, partition = self.projector, self.partition
         if projector is None:
             raise ServiceUnavailable("the portal projection is still loading")
-        return projector.view
+        if partition is None:
+            return projector.view
+        return View(projector.model, projector.index, partition.serves)
+
+    def serving(self, company_ids: list[str]) -> list[int]:
+        """The partitions serving these companies, by the assignment this one follows."""
+        partition = self.partition
+        if partition is None:
+            if partition_count(self.config) > 1:
+                raise ServiceUnavailable("the portal projection is still loading")
+            return [0] if company_ids else []
+        return partition.assignment.serving(company_ids)
 
     def status(self) -> dict[str, Any]:
         projector = self.projector
@@ -228,21 +248,32 @@ class LiveProjection:
 
     def _reload(self) -> None:
         """Load the current generation beside the served one (from the snapshot on a
-        start, when it still matches), catch it up, then swap."""
+        start, when it still matches), catch it up, then swap. A partition
+        (``PORTAL_PARTITIONS`` > 1) applies events through its filter, which folds the
+        company assignment up to the loaded checkpoint first."""
+        partition = None
+        handlers = self.handlers
+        if partition_count(self.config) > 1:
+            partition = PartitionFilter.of(self.config, self.store, self.handlers)
+            handlers = partition.handlers()
         with without_cyclic_gc():
-            fresh = self._from_snapshot() if self.projector is None else None
+            fresh = self._from_snapshot(handlers) if self.projector is None else None
             if fresh is None:
                 fresh = Projector.load(
                     self.store,
                     self.storage,
-                    handlers=self.handlers,
+                    handlers=handlers,
                     pause=time_slicer(),
                     with_index=False,
                 )
+                if partition is not None:
+                    partition.load(fresh.checkpoint)
                 fresh.catch_up()
                 fresh.build_index()
+            elif partition is not None:
+                partition.load(fresh.checkpoint)
         fresh.catch_up()
-        previous, self.projector = self.projector, fresh
+        previous, self.projector, self.partition = self.projector, fresh, partition
         log.info(
             "projection loaded",
             generation=fresh.generation,
@@ -253,7 +284,7 @@ class LiveProjection:
         del previous  # (a query still answering from it keeps it until it is done)
         return_free_memory()
 
-    def _from_snapshot(self) -> Projector | None:
+    def _from_snapshot(self, handlers: Mapping[str, Handler]) -> Projector | None:
         current = self.storage.current()
         parked_now = len(self.storage.parked(current.generation)) if current else 0
         try:
@@ -269,7 +300,7 @@ class LiveProjection:
             found.state,
             found.model,
             found.parked,
-            handlers=self.handlers,
+            handlers=handlers,
             pause=time_slicer(),
             index=found.index,
         )

@@ -180,7 +180,8 @@ HANDLERS: dict[str, Handler] = {
 
 # Events that change nothing the portal shows (sessions live in identity alone; ticket types
 # and their forms are answered by tickets, which owns them; e-mail preferences by the
-# notifications service).
+# notifications service). A company's move between partitions is applied by the partition
+# filter (partition.py).
 NOT_SHOWN = frozenset(
     {
         "PortalSessionStarted",
@@ -189,5 +190,6 @@ NOT_SHOWN = frozenset(
         "TicketTypeCreated",
         "TicketTypeChanged",
         "NotificationPreferencesChanged",
+        "CompanyPartitionAssigned",
     }
 )

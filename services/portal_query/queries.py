@@ -9,6 +9,7 @@ they may not see is :class:`NotFound`, exactly like a missing one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from services.portal_query.search_index import (
     Hits,
     Partition,
     SearchIndex,
+    TextColumn,
 )
 from services.portal_query.text import (
     SearchQuery,
@@ -41,12 +43,19 @@ MESSENGER_URL = "/messenger/conversations/{}"
 Scope = tuple[Partition, int]  # a partition and the slots the caller may see in it
 
 
+def every_company(_company_id: str | None) -> bool:
+    """One read side (no partitions) answers for every company."""
+    return True
+
+
 @dataclass(frozen=True)
 class View:
-    """One consistent read model and its index; swapped whole after a reload."""
+    """One consistent read model and its index; swapped whole after a reload. ``serves``
+    says which companies this partition answers for (``kernel.partitions``)."""
 
     model: ReadModel
     index: SearchIndex
+    serves: Callable[[str | None], bool] = every_company
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ def require_access(view: View, user_id: str) -> Contact:
         missing.append("email")
     if not companies:
         missing.append("company")
-    if not any(len(view.index.partitions.get(c) or ()) for c in companies):
+    if not any(len(view.index.partitions.get(c) or ()) for c in companies if view.serves(c)):
         missing.append("ticket")
     if missing:
         raise NoPortalAccess(
@@ -131,7 +140,7 @@ def user_scopes(view: View, contact: Contact, company_id: str | None = None) -> 
     scopes = []
     for company in companies:
         partition = view.index.partition(company)
-        if partition is not None:
+        if partition is not None and view.serves(company):
             scopes.append((partition, partition.visible_to(creator)))
     return scopes
 
@@ -197,6 +206,15 @@ def portal_list_tickets(view: View, user_id: str, query: TicketQuery, now: float
     contact = require_access(view, user_id)
     preview = view.model.settings.preview_enabled
     return table(view, user_scopes(view, contact, query.company_id), query, now, preview)
+
+
+def portal_window(
+    view: View, user_id: str, query: TicketQuery, now: float, limit: int
+) -> dict[str, Any]:
+    """The portal table's first ``limit`` rows with their sort keys (:func:`window`)."""
+    contact = require_access(view, user_id)
+    preview = view.model.settings.preview_enabled
+    return window(view, user_scopes(view, contact, query.company_id), query, now, preview, limit)
 
 
 def portal_facets(view: View, user_id: str) -> dict[str, Any]:
@@ -265,6 +283,7 @@ def tickets_space(view: View, user_id: str) -> dict[str, Any]:
     conversation it links into when the user may open that conversation."""
     model = view.model
     tickets = [model.tickets[t] for t in model.tickets_of_person.get(user_id, ())]
+    tickets = [ticket for ticket in tickets if view.serves(ticket.company_id)]
     tickets.sort(key=lambda t: (model.updated_at(t), t.id), reverse=True)
     items = []
     for ticket in tickets:
@@ -276,12 +295,22 @@ def tickets_space(view: View, user_id: str) -> dict[str, Any]:
 
 def admin_list_tickets(view: View, query: TicketQuery, now: float) -> dict[str, Any]:
     """The teammates' inbox search: every ticket, no visibility conditions."""
+    return table(view, admin_scopes(view, query), query, now, False)
+
+
+def admin_window(view: View, query: TicketQuery, now: float, limit: int) -> dict[str, Any]:
+    """The inbox's first ``limit`` rows with their sort keys (:func:`window`)."""
+    return window(view, admin_scopes(view, query), query, now, False, limit)
+
+
+def admin_scopes(view: View, query: TicketQuery) -> list[Scope]:
     partitions = view.index.partitions
     if query.company_id is not None:
         keys = [query.company_id] if query.company_id in partitions else []
     else:
         keys = list(partitions)
-    return table(view, [(partitions[k], partitions[k].live) for k in keys], query, now, False)
+    keys = [key for key in keys if view.serves(key)]
+    return [(partitions[k], partitions[k].live) for k in keys]
 
 
 def company_tickets(view: View, company_id: str, query: TicketQuery, now: float) -> dict:
@@ -289,7 +318,8 @@ def company_tickets(view: View, company_id: str, query: TicketQuery, now: float)
     if company_id not in view.model.companies:
         raise NotFound(f"company {company_id} does not exist")
     partition = view.index.partition(company_id)
-    scopes = [(partition, partition.live)] if partition is not None else []
+    served = partition is not None and view.serves(company_id)
+    scopes = [(partition, partition.live)] if served else []
     return table(view, scopes, query, now, False)
 
 
@@ -303,22 +333,68 @@ def table(
     hits = [partition.search(bits, query.search, query.filters) for partition, bits in scopes]
     ids, ranks = ordered(hits, query)
     start = (query.page - 1) * query.per_page
-    page_ids = ids[start : start + query.per_page].tolist()
-    page_ranks = ranks[start : start + query.per_page].tolist()
-    model = view.model
-    items = []
-    for ticket_id, rank in zip(page_ids, page_ranks, strict=True):
-        ticket = model.tickets[ticket_id]
-        entry = item(model, ticket)
-        if preview and query.search is not None:
-            entry["preview"] = preview_of(model, ticket, query.search, rank, now)
-        items.append(entry)
+    end = start + query.per_page
+    rows = zip(ids[start:end].tolist(), ranks[start:end].tolist(), strict=True)
     return {
-        "items": items,
+        "items": [row(view.model, ticket, rank, query, now, preview) for ticket, rank in rows],
         "total": len(ids),
         "page": query.page,
         "per_page": query.per_page,
     }
+
+
+def window(
+    view: View, scopes: list[Scope], query: TicketQuery, now: float, preview: bool, limit: int
+) -> dict[str, Any]:
+    """The first ``limit`` rows of the table in answer order, each with its sort key
+    (:func:`sort_key`), and the total: what a caller needs to merge the answers of several
+    partitions into the one answer a single read side would give (``kernel.read_side``)."""
+    hits = [partition.search(bits, query.search, query.filters) for partition, bits in scopes]
+    ids, ranks = ordered(hits, query)
+    rows = zip(ids[:limit].tolist(), ranks[:limit].tolist(), strict=True)
+    model = view.model
+    return {
+        "rows": [
+            {
+                "key": sort_key(model, model.tickets[ticket_id], rank, query),
+                "item": row(model, ticket_id, rank, query, now, preview),
+            }
+            for ticket_id, rank in rows
+        ],
+        "total": len(ids),
+        "reverse": reverse_order(query),
+    }
+
+
+def reverse_order(query: TicketQuery) -> bool:
+    """Whether rows go in the reverse order of their :func:`sort_key`."""
+    searching_by_relevance = query.sort is None and query.search is not None
+    return query.descending and not searching_by_relevance
+
+
+def sort_key(model: ReadModel, ticket: Ticket, rank: int, query: TicketQuery) -> list[Any]:
+    """A row's place in :func:`ordered`'s order as a list that sorts the same way across
+    partitions: ascending for relevance, and for a column ascending or, when
+    ``query.descending``, reversed."""
+    sort = query.sort or ("relevance" if query.search is not None else "updated_at")
+    if sort == "relevance":
+        return [rank, -model.updated_at(ticket), -ticket.id]
+    column = SORTABLE[sort]
+    if isinstance(column, TextColumn):
+        text = column.text(ticket)
+        return [text.casefold(), text, ticket.id]
+    return [float(column.key(ticket, model.updated_at(ticket))), ticket.id]
+
+
+def row(
+    model: ReadModel, ticket_id: int, rank: int, query: TicketQuery, now: float, preview: bool
+) -> dict[str, Any]:
+    """One row of the table, with its preview while searching when previews are on."""
+    ticket = model.tickets[ticket_id]
+    entry = item(model, ticket)
+    if preview and query.search is not None:
+        entry["preview"] = preview_of(model, ticket, query.search, rank, now)
+    return entry
 
 
 def ordered(hits: list[Hits], query: TicketQuery) -> tuple[np.ndarray, np.ndarray]:

@@ -207,6 +207,16 @@ class ReadModel:
         self._ticket_changed(ticket)
         self._refresh_people(ticket)
 
+    def remove_ticket(self, ticket_id: int) -> None:
+        """Forget a ticket another partition holds from now on (its conversation is
+        removed on its own, :meth:`remove_conversation`)."""
+        ticket = self.tickets.pop(ticket_id)
+        if self.ticket_of_conversation.get(ticket.conversation_id or "") == ticket_id:
+            del self.ticket_of_conversation[ticket.conversation_id]
+        for person in self._people_of_ticket.pop(ticket_id, frozenset()):
+            self.tickets_of_person[person].discard(ticket_id)
+        self._ticket_changed(ticket)
+
     # conversations ---------------------------------------------------------------------
 
     def start_conversation(self, conversation: Conversation) -> None:
@@ -234,6 +244,14 @@ class ReadModel:
             conversation.participant_ids.append(shared(contact_id))
             self._document_changed("conversation", conversation_id)
             self._conversation_changed(conversation_id, people_changed=True)
+
+    def remove_conversation(self, conversation_id: str) -> None:
+        """Forget a conversation (and its parts) another partition holds from now on."""
+        conversation = self.conversations.pop(conversation_id)
+        for part_id in conversation.parts:
+            self._document_changed("part", f"{conversation_id}/{part_id}")
+        self._document_changed("conversation", conversation_id)
+        self._conversation_changed(conversation_id, people_changed=True)
 
     # what changed ----------------------------------------------------------------------
 

@@ -137,7 +137,8 @@ class NumberColumn:
 
 @dataclass(frozen=True, slots=True)
 class TextColumn:
-    """A sortable text column, in case-insensitive order. A partition stores codes into its
+    """A sortable text column, in case-insensitive order (then case-sensitive, so the
+    order never depends on a set's iteration). A partition stores codes into its
     own list of the values it has seen; merging partitions maps the codes to one order."""
 
     name: str
@@ -148,7 +149,10 @@ class TextColumn:
         return keys.code(self.name, self.text(ticket))
 
     def merged(self, hits: list[Hits]) -> np.ndarray:
-        names = sorted({name for h in hits for name in h.texts[self.name]}, key=str.casefold)
+        names = sorted(
+            {name for h in hits for name in h.texts[self.name]},
+            key=lambda name: (name.casefold(), name),
+        )
         ordinal = {name: n for n, name in enumerate(names)}
         return np.concatenate(
             [

@@ -10,6 +10,7 @@ from typing import Any
 
 from nameko.events import event_handler
 
+from kernel import partitions
 from kernel.contracts import commands
 from kernel.contracts.envelope import check_envelope
 from kernel.contracts.validation import validate
@@ -22,6 +23,8 @@ from services.portal_query.dependencies import Projection
 from services.portal_query.queries import TicketQuery, View
 
 log = get_logger(__name__)
+# The most rows a window answers: the last row of the deepest page a ticket query names.
+MAX_WINDOW = commands.MAX_PAGE * commands.MAX_PER_PAGE
 
 
 def _user(user_id: Any) -> str:
@@ -53,6 +56,14 @@ def _position(min_position: Any) -> int:
     return min_position
 
 
+def _limit(limit: Any) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_WINDOW:
+        raise ValidationFailed(
+            "limit must be a number of rows", {"limit": f"must be an integer 1..{MAX_WINDOW}"}
+        )
+    return limit
+
+
 def _query(query: Any) -> TicketQuery:
     return TicketQuery.parse(validate(commands.TICKET_QUERY, query or {}, "ticket query"))
 
@@ -62,6 +73,17 @@ class PortalQueryService:
 
     context = RequestContext()
     projection = Projection()
+
+    @classmethod
+    def named_for(cls, config: dict[str, Any]) -> type[PortalQueryService]:
+        """The service of the partition ``config`` names: with ``PORTAL_PARTITIONS`` > 1
+        each partition is a service of its own (``portal_query_p0``...), so RabbitMQ routes
+        its calls to its own queue and every copy of that partition competes on it."""
+        count = partitions.partition_count(config)
+        if count == 1:
+            return cls
+        name = partitions.service_name(partitions.own_partition(config), count)
+        return type(cls.__name__, (cls,), {"name": name})
 
     # prompts -----------------------------------------------------------------------------
 
@@ -123,6 +145,31 @@ class PortalQueryService:
         return answer
 
     @rpc
+    def portal_route(self, user_id: str, min_position: int = 0) -> dict:
+        """The partitions serving the user's companies (``kernel.read_side`` asks them)."""
+        user_id = _user(user_id)
+        view = self._view(min_position)
+        companies = queries.portal_companies(view.model, user_id)
+        return {"partitions": self.projection.serving(companies)}
+
+    @rpc
+    def company_route(self, company_id: str) -> dict:
+        """The partition serving the company."""
+        return {"partitions": self.projection.serving([_company(company_id)])}
+
+    @rpc
+    def portal_list_window(
+        self, user_id: str, query: dict | None = None, limit: int = 1, min_position: int = 0
+    ) -> dict:
+        """This partition's first ``limit`` rows of the user's table, with sort keys."""
+        user_id, ticket_query, limit = _user(user_id), _query(query), _limit(limit)
+        answer = queries.portal_window(
+            self._view(min_position), user_id, ticket_query, time.time(), limit
+        )
+        log.info("portal window listed", user_id=user_id, total=answer["total"], limit=limit)
+        return answer
+
+    @rpc
     def portal_facets(self, user_id: str, min_position: int = 0) -> dict:
         user_id = _user(user_id)
         answer = queries.portal_facets(self._view(min_position), user_id)
@@ -164,6 +211,14 @@ class PortalQueryService:
         ticket_query = _query(query)
         answer = queries.admin_list_tickets(self.projection.view(), ticket_query, time.time())
         log.info("inbox tickets listed", total=answer["total"])
+        return answer
+
+    @rpc
+    def admin_list_window(self, query: dict | None = None, limit: int = 1) -> dict:
+        """This partition's first ``limit`` rows of the inbox, with sort keys."""
+        ticket_query, limit = _query(query), _limit(limit)
+        answer = queries.admin_window(self.projection.view(), ticket_query, time.time(), limit)
+        log.info("inbox window listed", total=answer["total"], limit=limit)
         return answer
 
     @rpc

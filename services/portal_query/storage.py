@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kernel.partitions import own_partition, partition_count
 from services.portal_query.documents import Document
 from services.portal_query.read_model import DocumentKey
 
@@ -505,7 +506,12 @@ class MongoProjectionStorage(ProjectionStorage):
 
 
 def open_projection_storage(config: Mapping[str, Any]) -> ProjectionStorage:
-    """MongoDB when ``MONGO_URI`` is set, else SQLite under ``PORTAL_DATA_DIR``."""
+    """MongoDB when ``MONGO_URI`` is set, else SQLite under ``PORTAL_DATA_DIR``. Each
+    partition of the read side (``PORTAL_PARTITION``, when ``PORTAL_PARTITIONS`` > 1) has
+    storage of its own: ``projections_p1.sqlite3``, or the database ``<name>_p1``."""
+    suffix = ""
+    if partition_count(config) > 1:
+        suffix = f"_p{own_partition(config)}"
     mongo_uri = config.get("MONGO_URI")
     if mongo_uri:
         import pymongo
@@ -517,8 +523,7 @@ def open_projection_storage(config: Mapping[str, Any]) -> ProjectionStorage:
         client = pymongo.MongoClient(
             mongo_uri, tz_aware=True, serverSelectionTimeoutMS=int(deadline * 1000)
         )
-        return MongoProjectionStorage(
-            client, config.get("MONGO_DATABASE") or "portal", deadline=deadline
-        )
+        database = config.get("MONGO_DATABASE") or "portal"
+        return MongoProjectionStorage(client, database + suffix, deadline=deadline)
     data_dir = Path(config.get("PORTAL_DATA_DIR") or "var/data")
-    return SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+    return SqliteProjectionStorage(data_dir / PROJECTIONS_FILE.replace(".", suffix + ".", 1))
