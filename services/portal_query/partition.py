@@ -138,7 +138,7 @@ class PartitionFilter:
         created = next(e for e in history if e.type == "TicketCreated")
         if not self._holds_ticket(data["company_id"], created.payload["creator_id"]):
             return False
-        self._adopt_history(model, [e for e in history if e.position < event.position])
+        self._adopt_history(model, history, event.position)
         return True
 
     def _conversation_linked(self, model: ReadModel, event: RecordedEvent, conversation: str):
@@ -166,9 +166,11 @@ class PartitionFilter:
             history = self.store.read_stream(conversation_stream(conversation_id))
             self._apply_history(model, [e for e in history if e.position < before])
 
-    def _adopt_history(self, model: ReadModel, ticket_history: list[RecordedEvent]) -> None:
-        """A ticket's earlier events and those of the conversations it links."""
-        before = ticket_history[-1].position + 1
+    def _adopt_history(
+        self, model: ReadModel, ticket_history: list[RecordedEvent], before: int
+    ) -> None:
+        """A ticket's events before ``before`` and those of the conversations it links."""
+        ticket_history = [e for e in ticket_history if e.position < before]
         history = list(ticket_history)
         for event in ticket_history:
             linked = event.payload.get("conversation_id")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pymongo
 
 from kernel.eventstore import EventStore, open_event_store
+from kernel.partitions import partition_count
 from portalctl.stack import Stack
 from services.portal_query.storage import ProjectionStorage, open_projection_storage
 from tests.support.broker import MANAGEMENT, fresh_vhost
@@ -78,6 +79,12 @@ def event_store_at(root: Path) -> EventStore:
 
 def projections_at(root: Path) -> ProjectionStorage:
     return open_projection_storage({**os.environ, **store_env(root)})
+
+
+def partition_storages(config: dict[str, str]) -> list[ProjectionStorage]:
+    """The projection storage of every partition of the read side ``config`` names."""
+    count = partition_count(config)
+    return [open_projection_storage({**config, "PORTAL_PARTITION": str(n)}) for n in range(count)]
 
 
 def stack_config(stack: Stack) -> dict[str, str]:
