@@ -21,7 +21,7 @@ from pathlib import Path
 
 from kernel.config import load_config
 from kernel.eventstore import open_event_store
-from portalctl import projections
+from portalctl import partitions, projections
 from portalctl.demo import Demo
 from portalctl.mail_catcher import MailCatcher
 from portalctl.stack import PROCESSES, REPOSITORY, Ended, Stack, local_url
@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     checking.add_argument("service", choices=sorted(PROCESSES))
     checking.set_defaults(handler=health)
     projections.register(commands, load_config)
+    partitions.register(commands, load_config)
     args = parser.parse_args(argv)
     args.handler(args)
 

@@ -17,26 +17,41 @@ from services.notifications.outbox import open_outbox
 from services.portal_query import ops
 
 
+def _partitions(args: argparse.Namespace, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The config of each partition the command works on, saying which when there are
+    several (``--partition``: only that one)."""
+    configs = ops.partition_configs(config, args.partition)
+    if len(configs) > 1 or args.partition is not None:
+        return [{**c, "_label": f"partition {c['PORTAL_PARTITION']}: "} for c in configs]
+    return [{**c, "_label": ""} for c in configs]
+
+
 def rebuild_command(args: argparse.Namespace, config: dict[str, Any]) -> None:
-    store, storage = ops.open_stores(config)
-    with tqdm(total=store.head_position(), unit="event", unit_scale=True) as bar:
+    for partition_config in _partitions(args, config):
+        store, storage = ops.open_stores(partition_config)
+        with tqdm(total=store.head_position(), unit="event", unit_scale=True) as bar:
 
-        def progress(applied: int, total: int) -> None:
-            bar.total = total
-            bar.update(applied - bar.n)
+            def progress(applied: int, total: int, bar=bar) -> None:
+                bar.total = total
+                bar.update(applied - bar.n)
 
-        summary = ops.rebuild(store, storage, progress)
-    print(
-        f"rebuilt generation {summary.generation}: {summary.events} events in "
-        f"{summary.seconds:.1f} s ({summary.events_per_second:,.0f} events/s), "
-        f"{summary.parked} parked"
-    )
+            summary = ops.rebuild(
+                store, storage, progress, ops.partition_of(partition_config, store)
+            )
+        print(
+            f"{partition_config['_label']}rebuilt generation {summary.generation}: "
+            f"{summary.events} events in {summary.seconds:.1f} s "
+            f"({summary.events_per_second:,.0f} events/s), {summary.parked} parked"
+        )
 
 
 def status_command(args: argparse.Namespace, config: dict[str, Any]) -> None:
-    store, storage = ops.open_stores(config)
-    for name, value in ops.status(store, storage).items():
-        print(f"{name:>16}: {value}")
+    for partition_config in _partitions(args, config):
+        if partition_config["_label"]:
+            print(partition_config["_label"].rstrip(": "))
+        store, storage = ops.open_stores(partition_config)
+        for name, value in ops.status(store, storage).items():
+            print(f"{name:>16}: {value}")
     for name, value in email_status(config).items():
         print(f"{name:>16}: {value}")
 
@@ -56,9 +71,15 @@ def email_status(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def parked_command(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    for partition_config in _partitions(args, config):
+        print(partition_config["_label"], end="")
+        _parked(args, partition_config)
+
+
+def _parked(args: argparse.Namespace, config: dict[str, Any]) -> None:
     store, storage = ops.open_stores(config)
     if args.retry:
-        outcome = ops.retry_parked(store, storage)
+        outcome = ops.retry_parked(store, storage, ops.partition_of(config, store))
         print(f"re-applied {outcome['retried']}; still parked: {outcome['parked']}")
         return
     parked = ops.parked_events(storage)
@@ -77,12 +98,20 @@ def register(commands: Any, config_loader: Any) -> None:
     def bind(handler):
         return lambda args: handler(args, config_loader())
 
-    commands.add_parser(
+    rebuilding = commands.add_parser(
         "rebuild", help="replay the event store into a fresh projection generation"
-    ).set_defaults(handler=bind(rebuild_command))
-    commands.add_parser(
+    )
+    rebuilding.set_defaults(handler=bind(rebuild_command))
+    status = commands.add_parser(
         "status", help="projection checkpoint and lag, relay checkpoint, e-mail outbox"
-    ).set_defaults(handler=bind(status_command))
+    )
+    status.set_defaults(handler=bind(status_command))
     parked = commands.add_parser("parked", help="list (or --retry) parked projection events")
     parked.add_argument("--retry", action="store_true", help="re-apply them in order")
     parked.set_defaults(handler=bind(parked_command))
+    for command in (rebuilding, status, parked):
+        command.add_argument(
+            "--partition",
+            type=int,
+            help="only this partition of the read side (default: every partition)",
+        )

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernel.eventstore import EventStore, open_event_store
+from kernel.partitions import partition_count
+from services.portal_query.event_handlers import HANDLERS
+from services.portal_query.partition import PartitionFilter
 from services.portal_query.projector import Projector, projection_status, without_cyclic_gc
 from services.portal_query.read_model import ReadModel
 from services.portal_query.storage import (
@@ -45,8 +48,22 @@ class RebuildSummary:
 
 
 def open_stores(config: Mapping[str, Any]) -> tuple[EventStore, ProjectionStorage]:
-    """The event store and the projection storage ``config`` names."""
+    """The event store and the projection storage ``config`` names (with partitions, the
+    storage of partition ``PORTAL_PARTITION``)."""
     return open_event_store(config), open_projection_storage(config)
+
+
+def partition_configs(config: Mapping[str, Any], partition: int | None = None) -> list[dict]:
+    """``config`` for each partition of the read side (or only ``partition``)."""
+    numbers = range(partition_count(config)) if partition is None else [partition]
+    return [{**config, "PORTAL_PARTITION": number} for number in numbers]
+
+
+def partition_of(config: Mapping[str, Any], store: EventStore) -> PartitionFilter | None:
+    """The filter of the partition ``config`` names; ``None`` for a single read side."""
+    if partition_count(config) == 1:
+        return None
+    return PartitionFilter.of(config, store, HANDLERS)
 
 
 def _no_progress(_applied: int, _total: int) -> None:
@@ -54,7 +71,10 @@ def _no_progress(_applied: int, _total: int) -> None:
 
 
 def rebuild(
-    store: EventStore, storage: ProjectionStorage, progress: Progress = _no_progress
+    store: EventStore,
+    storage: ProjectionStorage,
+    progress: Progress = _no_progress,
+    partition: PartitionFilter | None = None,
 ) -> RebuildSummary:
     """Replay the whole store into a fresh generation, catch up, then switch to it.
 
@@ -63,7 +83,7 @@ def rebuild(
     the generation, and the rebuild serves only from then on (``bench.rebuild`` counts
     that load too). The generation is written in batches, each with its checkpoint, and
     becomes current only once caught up; ``progress`` hears after each step how far it
-    got."""
+    got. A ``partition`` rebuilds only what that partition holds."""
     started = time.perf_counter()
     generation = storage.create_generation()
     projector = Projector(
@@ -72,6 +92,7 @@ def rebuild(
         storage.state(generation),
         ReadModel(),
         [],
+        handlers=partition.handlers() if partition else HANDLERS,
         with_index=False,
         must_be_current=False,
         batch_size=REBUILD_BATCH,
@@ -106,13 +127,19 @@ def parked_events(storage: ProjectionStorage) -> list[ParkedEvent]:
     return storage.parked(current.generation) if current else []
 
 
-def retry_parked(store: EventStore, storage: ProjectionStorage) -> dict[str, int]:
+def retry_parked(
+    store: EventStore, storage: ProjectionStorage, partition: PartitionFilter | None = None
+) -> dict[str, int]:
     """Re-apply the current generation's parked events; reload and try again if the
     running service commits in between."""
     attempt = 1
     while True:
         try:
-            return Projector.load(store, storage).retry_parked()
+            if partition is None:
+                return Projector.load(store, storage).retry_parked()
+            projector = Projector.load(store, storage, handlers=partition.handlers())
+            partition.load(projector.checkpoint)
+            return projector.retry_parked()
         except StaleProjection:
             if attempt >= RETRY_ATTEMPTS:
                 raise

@@ -14,9 +14,10 @@ import requests
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.partitions import hashed, partition_count, service_name
 from portalctl.stack import PROCESSES
 from tests.support.api import Api, api_stack
-from tests.support.stack import free_port
+from tests.support.stack import free_port, stack_config
 from tests.support.waiting import eventually
 
 REVOCATION_BOUND = 1.0  # seconds: the promise to a user who logs out
@@ -76,13 +77,19 @@ def rpc_requests(amqp_uri: str) -> Iterator[list[str]]:
                     connection.drain_events(timeout=0.5)
 
 
-def test_a_portal_request_costs_exactly_one_rpc(gateways):
+def test_a_portal_request_costs_exactly_one_rpc_per_partition_asked(gateways):
     stack, api, _ = gateways
     token = api.sign_in("ann", ANN_EMAIL)
     assert me(api, token) == 200  # this process has seen the session
     with rpc_requests(stack.env["AMQP_URI"]) as calls:
         assert me(api, token) == 200
-    assert calls == ["portal_query.portal_me"]
+    count = partition_count(stack_config(stack))
+    if count == 1:
+        assert calls == ["portal_query.portal_me"]
+    else:  # the user's home partition routes, then the one serving Acme answers
+        home = service_name(hashed("ann", count), count)
+        owner = service_name(hashed("acme", count), count)
+        assert calls == [f"{home}.portal_route", f"{owner}.portal_me"]
 
 
 def test_a_session_started_through_one_gateway_works_at_once_on_the_other(gateways):
