@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,28 @@ def require(config: dict[str, Any], key: str) -> Any:
             f"setting {key} is required (set it in config.yml or the environment)"
         )
     return value
+
+
+def partition_count(config: Mapping[str, Any]) -> int:
+    """``PORTAL_PARTITIONS`` (default 1), refused unless a whole number of at least 1."""
+    value = config.get("PORTAL_PARTITIONS")
+    count = 1 if value in (None, "") else value
+    if isinstance(count, str) and count.isdigit():
+        count = int(count)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigurationError(f"PORTAL_PARTITIONS must be an integer >= 1, not {value!r}")
+    return count
+
+
+def own_partition(config: Mapping[str, Any]) -> int:
+    """``PORTAL_PARTITION``: which partition this portal_query process is (default 0)."""
+    value = config.get("PORTAL_PARTITION")
+    number = 0 if value in (None, "") else value
+    if isinstance(number, str) and number.isdigit():
+        number = int(number)
+    count = partition_count(config)
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < count:
+        raise ConfigurationError(
+            f"PORTAL_PARTITION must be an integer from 0 to {count - 1}, not {value!r}"
+        )
+    return number

@@ -19,37 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel.config import ConfigurationError
-
 SERVICE = "portal_query"
 ASSIGNMENT_STREAM = "portal_partition-companies"
 ASSIGNED = "CompanyPartitionAssigned"
 STEPS = ("copy", "switch", "drop")
-
-
-def partition_count(config: Mapping[str, Any]) -> int:
-    """``PORTAL_PARTITIONS`` (default 1), refused unless a whole number of at least 1."""
-    value = config.get("PORTAL_PARTITIONS")
-    count = 1 if value in (None, "") else value
-    if isinstance(count, str) and count.isdigit():
-        count = int(count)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ConfigurationError(f"PORTAL_PARTITIONS must be an integer >= 1, not {value!r}")
-    return count
-
-
-def own_partition(config: Mapping[str, Any]) -> int:
-    """``PORTAL_PARTITION``: which partition this portal_query process is (default 0)."""
-    value = config.get("PORTAL_PARTITION")
-    number = 0 if value in (None, "") else value
-    if isinstance(number, str) and number.isdigit():
-        number = int(number)
-    count = partition_count(config)
-    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < count:
-        raise ConfigurationError(
-            f"PORTAL_PARTITION must be an integer from 0 to {count - 1}, not {value!r}"
-        )
-    return number
 
 
 def service_name(partition: int, count: int) -> str:

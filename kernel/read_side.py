@@ -23,9 +23,10 @@ from typing import Any
 
 import eventlet
 
+from kernel.config import partition_count
 from kernel.dependencies import TimedRpcProxy, TimedServiceProxy
 from kernel.errors import NoPortalAccess, NotFound, PortalError
-from kernel.partitions import SERVICE, hashed, partition_count, service_name
+from kernel.partitions import SERVICE, hashed, service_name
 
 ACCESS_ORDER = ("email", "company", "ticket")
 DEFAULT_PER_PAGE = 25

@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kernel.config import partition_count
 from kernel.contracts.envelope import NewEvent
 from kernel.errors import ValidationFailed
 from kernel.eventstore import EventStore, open_event_store
-from kernel.partitions import ASSIGNED, ASSIGNMENT_STREAM, STEPS, partition_count
+from kernel.partitions import ASSIGNED, ASSIGNMENT_STREAM, STEPS
 from services.portal_query.storage import open_projection_storage
 
 WAIT_SECONDS = 600.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from kernel.partitions import partition_count
+from kernel.config import partition_count
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 

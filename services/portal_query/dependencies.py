@@ -41,10 +41,10 @@ from eventlet.event import Event
 from eventlet.queue import Empty, Full, LightQueue
 from nameko.extensions import DependencyProvider
 
+from kernel.config import own_partition, partition_count
 from kernel.errors import ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
-from kernel.partitions import own_partition, partition_count
 from services.portal_query import snapshot
 from services.portal_query.event_handlers import HANDLERS, Handler
 from services.portal_query.partition import PartitionFilter

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kernel.config import partition_count
 from kernel.eventstore import EventStore, open_event_store
-from kernel.partitions import partition_count
 from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.partition import PartitionFilter
 from services.portal_query.projector import Projector, projection_status, without_cyclic_gc

@@ -23,16 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kernel.config import own_partition, partition_count
 from kernel.contracts.envelope import RecordedEvent
 from kernel.contracts.events import conversation_link_event_id
 from kernel.eventstore import EventStore
-from kernel.partitions import (
-    ASSIGNED,
-    ASSIGNMENT_STREAM,
-    Assignment,
-    own_partition,
-    partition_count,
-)
+from kernel.partitions import ASSIGNED, ASSIGNMENT_STREAM, Assignment
 from services.portal_query.event_handlers import Handler
 from services.portal_query.read_model import ReadModel
 

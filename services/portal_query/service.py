@@ -11,6 +11,7 @@ from typing import Any
 from nameko.events import event_handler
 
 from kernel import partitions
+from kernel.config import own_partition, partition_count
 from kernel.contracts import commands
 from kernel.contracts.envelope import check_envelope
 from kernel.contracts.validation import validate
@@ -79,10 +80,10 @@ class PortalQueryService:
         """The service of the partition ``config`` names: with ``PORTAL_PARTITIONS`` > 1
         each partition is a service of its own (``portal_query_p0``...), so RabbitMQ routes
         its calls to its own queue and every copy of that partition competes on it."""
-        count = partitions.partition_count(config)
+        count = partition_count(config)
         if count == 1:
             return cls
-        name = partitions.service_name(partitions.own_partition(config), count)
+        name = partitions.service_name(own_partition(config), count)
         return type(cls.__name__, (cls,), {"name": name})
 
     # prompts -----------------------------------------------------------------------------

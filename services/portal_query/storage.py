@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kernel.partitions import own_partition, partition_count
+from kernel.config import own_partition, partition_count
 from services.portal_query.documents import Document
 from services.portal_query.read_model import DocumentKey
 

@@ -14,7 +14,8 @@ import requests
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from kernel.partitions import hashed, partition_count, service_name
+from kernel.config import partition_count
+from kernel.partitions import hashed, service_name
 from portalctl.stack import PROCESSES
 from tests.support.api import Api, api_stack
 from tests.support.stack import free_port, stack_config

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pymongo
 
+from kernel.config import partition_count
 from kernel.eventstore import EventStore, open_event_store
-from kernel.partitions import partition_count
 from portalctl.stack import Stack
 from services.portal_query.storage import ProjectionStorage, open_projection_storage
 from tests.support.broker import MANAGEMENT, fresh_vhost

@@ -12,10 +12,11 @@ import itertools
 
 import pytest
 
+from kernel.config import ConfigurationError, own_partition, partition_count
 from kernel.contracts.envelope import NewEvent
 from kernel.errors import PortalError
 from kernel.eventstore import open_event_store
-from kernel.partitions import ASSIGNED, ASSIGNMENT_STREAM, hashed
+from kernel.partitions import ASSIGNED, ASSIGNMENT_STREAM, hashed, service_name
 from kernel.read_side import merge_facets, merge_tables, merge_tickets_space, settle
 from services.portal_query import queries
 from services.portal_query.event_handlers import HANDLERS
@@ -248,3 +249,34 @@ def test_a_company_moves_between_partitions_answering_like_one_at_every_step(tmp
     assert "early" in parts.models[target].conversations
     assert "early" not in parts.models[source].conversations
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [({}, (1, 0)), ({"PORTAL_PARTITIONS": "4", "PORTAL_PARTITION": "3"}, (4, 3))],
+)
+def test_the_partitions_come_from_the_configuration(settings, expected):
+    assert (partition_count(settings), own_partition(settings)) == expected
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"PORTAL_PARTITIONS": "0"},
+        {"PORTAL_PARTITIONS": "two"},
+        {"PORTAL_PARTITIONS": 4, "PORTAL_PARTITION": 4},
+        {"PORTAL_PARTITIONS": 4, "PORTAL_PARTITION": "-1"},
+    ],
+)
+def test_a_wrong_partition_setting_refuses_to_start(settings):
+    with pytest.raises(ConfigurationError):
+        own_partition(settings)
+
+
+def test_each_partition_is_a_service_of_its_own():
+    assert service_name(0, 1) == "portal_query"
+    assert [service_name(n, 3) for n in range(3)] == [
+        "portal_query_p0",
+        "portal_query_p1",
+        "portal_query_p2",
+    ]
