@@ -114,12 +114,12 @@ def running_stack(
     """The platform's processes (or ``names``) on a fresh vhost of the broker at
     ``amqp_uri`` (whose management API is ``management``), with a fresh store."""
     with fresh_vhost(amqp_uri, management=management) as vhost_uri:
+        # Named at construction, so the read side's name becomes its partitions' names.
         stack = Stack(
             env=platform_env(root, vhost_uri, **{"CATCH_UP_INTERVAL": "0.5", **env}),
             log_dir=root / "logs",
+            **({"names": list(names)} if names else {}),
         )
-        if names:
-            stack.names = names
         stack.start()
         try:
             stack.wait_ready()
