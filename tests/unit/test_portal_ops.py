@@ -17,6 +17,9 @@ from tests.support.portal_events import acme_world
 def store(data_dir, monkeypatch):
     monkeypatch.setenv("PORTAL_DATA_DIR", str(data_dir))
     monkeypatch.setenv("MONGO_URI", "")
+    monkeypatch.setenv(
+        "PORTAL_PARTITIONS", "1"
+    )  # one read side; partitions: test_portal_partitions
     store = SqliteEventStore(data_dir / "events.sqlite3")
     history = acme_world()
     history.state(2, "resolved")

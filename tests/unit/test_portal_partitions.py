@@ -18,11 +18,13 @@ from kernel.errors import PortalError
 from kernel.eventstore import open_event_store
 from kernel.partitions import ASSIGNED, ASSIGNMENT_STREAM, hashed, service_name
 from kernel.read_side import merge_facets, merge_tables, merge_tickets_space, settle
+from portalctl.__main__ import main
 from services.portal_query import queries
 from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.partition import PartitionFilter
 from services.portal_query.read_model import ReadModel
 from services.portal_query.search_index import SearchIndex
+from services.portal_query.storage import open_projection_storage
 from tests.support.portal_events import History, fold
 
 COUNT = 4
@@ -280,3 +282,32 @@ def test_each_partition_is_a_service_of_its_own():
         "portal_query_p1",
         "portal_query_p2",
     ]
+
+
+def test_portalctl_rebuilds_each_partition_with_only_its_companies(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MONGO_URI", "")
+    monkeypatch.setenv("PORTAL_PARTITIONS", str(COUNT))
+    store = open_event_store({"PORTAL_DATA_DIR": str(tmp_path)})
+    world().append_to(store)
+    expected = Partitioned(store)
+    store.close()
+    main(["rebuild"])
+    output = capsys.readouterr().out
+    for number in range(COUNT):
+        assert f"partition {number}: rebuilt generation 1:" in output
+        storage = open_projection_storage(
+            {
+                "PORTAL_DATA_DIR": str(tmp_path),
+                "PORTAL_PARTITIONS": COUNT,
+                "PORTAL_PARTITION": number,
+            }
+        )
+        tickets = {
+            body["id"]
+            for batch in storage.documents(storage.current().generation)
+            for kind, _key, body in batch
+            if kind == "ticket"
+        }
+        storage.close()
+        assert tickets == set(expected.models[number].tickets)
