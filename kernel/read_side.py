@@ -99,20 +99,33 @@ class ReadSide:
         self.single = proxy(SERVICE) if count == 1 else None
 
     def _ask(self, partitions: Iterable[int], method: str, *args, **kwargs) -> list[Any]:
+        return self._ask_routed({n: {} for n in partitions}, method, *args, **kwargs)
+
+    def _ask_routed(
+        self, routes: dict[int, dict[str, Any]], method: str, *args, **kwargs
+    ) -> list[Any]:
+        """Ask each partition of ``routes`` at once, adding its own keyword arguments."""
+
         def call(partition: int) -> Any:
             target = getattr(self._proxy(service_name(partition, self.count)), method)
             try:
-                return target(*args, **kwargs)
+                return target(*args, **kwargs, **routes[partition])
             except PortalError as error:
                 return error
 
-        partitions = sorted(set(partitions))
+        partitions = sorted(routes)
         return settle(list(eventlet.GreenPool(len(partitions) or 1).imap(call, partitions)))
 
-    def _user_partitions(self, user_id: str, min_position: int) -> list[int]:
+    def _user_routes(self, user_id: str, min_position: int) -> dict[int, dict[str, Any]]:
+        """The partitions serving the user's companies, each told which companies it
+        answers for (so two partitions never both answer for a company being moved). A
+        user without companies is answered by their home partition."""
         home = hashed(user_id, self.count)
         route = self._proxy(service_name(home, self.count)).portal_route
-        return route(user_id, min_position=min_position)["partitions"] or [home]
+        routes = route(user_id, min_position=min_position)["routes"]
+        if not routes:
+            return {home: {"companies": []}}
+        return {r["partition"]: {"companies": r["companies"]} for r in routes}
 
     def _every(self) -> range:
         return range(self.count)
@@ -122,33 +135,33 @@ class ReadSide:
     def portal_me(self, user_id: str, min_position: int = 0) -> dict:
         if self.single is not None:
             return self.single.portal_me(user_id, min_position=min_position)
-        partitions = self._user_partitions(user_id, min_position)
-        return self._ask(partitions, "portal_me", user_id, min_position=min_position)[0]
+        routes = self._user_routes(user_id, min_position)
+        return self._ask_routed(routes, "portal_me", user_id, min_position=min_position)[0]
 
     def portal_list_tickets(self, user_id: str, query: dict, min_position: int = 0) -> dict:
         if self.single is not None:
             return self.single.portal_list_tickets(user_id, query, min_position=min_position)
-        partitions = self._user_partitions(user_id, min_position)
+        routes = self._user_routes(user_id, min_position)
         limit = query.get("page", 1) * query.get("per_page", DEFAULT_PER_PAGE)
-        answers = self._ask(
-            partitions, "portal_list_window", user_id, query, limit, min_position=min_position
+        answers = self._ask_routed(
+            routes, "portal_list_window", user_id, query, limit, min_position=min_position
         )
         return merge_tables(answers, query)
 
     def portal_facets(self, user_id: str, min_position: int = 0) -> dict:
         if self.single is not None:
             return self.single.portal_facets(user_id, min_position=min_position)
-        partitions = self._user_partitions(user_id, min_position)
+        routes = self._user_routes(user_id, min_position)
         return merge_facets(
-            self._ask(partitions, "portal_facets", user_id, min_position=min_position)
+            self._ask_routed(routes, "portal_facets", user_id, min_position=min_position)
         )
 
     def portal_get_ticket(self, user_id: str, ticket_id: int, min_position: int = 0) -> dict:
         if self.single is not None:
             return self.single.portal_get_ticket(user_id, ticket_id, min_position=min_position)
-        partitions = self._user_partitions(user_id, min_position)
-        return self._ask(
-            partitions, "portal_get_ticket", user_id, ticket_id, min_position=min_position
+        routes = self._user_routes(user_id, min_position)
+        return self._ask_routed(
+            routes, "portal_get_ticket", user_id, ticket_id, min_position=min_position
         )[0]
 
     # Messenger reads ---------------------------------------------------------------------
@@ -187,8 +200,9 @@ class ReadSide:
         if self.single is not None:
             return self.single.company_tickets(company_id, query)
         asked = service_name(hashed(company_id, self.count), self.count)
-        owner = self._proxy(asked).company_route(company_id)["partitions"]
-        return self._ask(owner, "company_tickets", company_id, query)[0]
+        routes = self._proxy(asked).company_route(company_id)["routes"]
+        owner = {route["partition"]: {"routed": True} for route in routes}
+        return self._ask_routed(owner, "company_tickets", company_id, query)[0]
 
     # operations --------------------------------------------------------------------------
 

@@ -198,14 +198,18 @@ class LiveProjection:
             return projector.view
         return View(projector.model, projector.index, partition.serves)
 
-    def serving(self, company_ids: list[str]) -> list[int]:
-        """The partitions serving these companies, by the assignment this one follows."""
+    def routes(self, company_ids: list[str]) -> list[dict[str, Any]]:
+        """Which partition serves which of these companies, by the assignment this one
+        has applied: ``[{"partition": n, "companies": [...]}]``."""
         partition = self.partition
         if partition is None:
             if partition_count(self.config) > 1:
                 raise ServiceUnavailable("the portal projection is still loading")
-            return [0] if company_ids else []
-        return partition.assignment.serving(company_ids)
+            return [{"partition": 0, "companies": sorted(company_ids)}] if company_ids else []
+        owners: dict[int, list[str]] = {}
+        for company in sorted(company_ids):
+            owners.setdefault(partition.assignment.owner(company), []).append(company)
+        return [{"partition": n, "companies": owners[n]} for n in sorted(owners)]
 
     def status(self) -> dict[str, Any]:
         projector = self.projector

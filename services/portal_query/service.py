@@ -5,6 +5,7 @@ the projection has applied it (read-your-writes, whichever copy answers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -113,17 +114,27 @@ class PortalQueryService:
     def on_messenger_bridge_event(self, envelope: Any) -> None:
         self._prompted(envelope)
 
-    def _view(self, min_position: Any = 0) -> View:
-        """The projection's view, once it has applied ``min_position``."""
+    def _view(self, min_position: Any = 0, companies: Any = None) -> View:
+        """The projection's view, once it has applied ``min_position``. ``companies``: the
+        companies a caller routed here (``portal_route``), the only ones it answers for, so
+        partitions asked together never both answer for a company moving between them."""
         self.projection.wait_until_applied(_position(min_position))
-        return self.projection.view()
+        view = self.projection.view()
+        if companies is None:
+            return view
+        if not isinstance(companies, list):
+            raise ValidationFailed("companies must be a list", {"companies": "must be a list"})
+        routed = frozenset(_company(company) for company in companies)
+        return dataclasses.replace(
+            view, serves=lambda company: company is None or company in routed
+        )
 
     # the portal ----------------------------------------------------------------------------
 
     @rpc
-    def portal_me(self, user_id: str, min_position: int = 0) -> dict:
+    def portal_me(self, user_id: str, min_position: int = 0, companies: list | None = None) -> dict:
         user_id = _user(user_id)
-        answer = queries.portal_me(self._view(min_position), user_id)
+        answer = queries.portal_me(self._view(min_position, companies), user_id)
         log.info("portal me", user_id=user_id)
         return answer
 
@@ -151,36 +162,45 @@ class PortalQueryService:
         user_id = _user(user_id)
         view = self._view(min_position)
         companies = queries.portal_companies(view.model, user_id)
-        return {"partitions": self.projection.serving(companies)}
+        return {"routes": self.projection.routes(companies)}
 
     @rpc
     def company_route(self, company_id: str) -> dict:
         """The partition serving the company."""
-        return {"partitions": self.projection.serving([_company(company_id)])}
+        return {"routes": self.projection.routes([_company(company_id)])}
 
     @rpc
     def portal_list_window(
-        self, user_id: str, query: dict | None = None, limit: int = 1, min_position: int = 0
+        self,
+        user_id: str,
+        query: dict | None = None,
+        limit: int = 1,
+        min_position: int = 0,
+        companies: list | None = None,
     ) -> dict:
         """This partition's first ``limit`` rows of the user's table, with sort keys."""
         user_id, ticket_query, limit = _user(user_id), _query(query), _limit(limit)
         answer = queries.portal_window(
-            self._view(min_position), user_id, ticket_query, time.time(), limit
+            self._view(min_position, companies), user_id, ticket_query, time.time(), limit
         )
         log.info("portal window listed", user_id=user_id, total=answer["total"], limit=limit)
         return answer
 
     @rpc
-    def portal_facets(self, user_id: str, min_position: int = 0) -> dict:
+    def portal_facets(
+        self, user_id: str, min_position: int = 0, companies: list | None = None
+    ) -> dict:
         user_id = _user(user_id)
-        answer = queries.portal_facets(self._view(min_position), user_id)
+        answer = queries.portal_facets(self._view(min_position, companies), user_id)
         log.info("portal facets read", user_id=user_id, creators=len(answer["creators"]))
         return answer
 
     @rpc
-    def portal_get_ticket(self, user_id: str, ticket_id: int, min_position: int = 0) -> dict:
+    def portal_get_ticket(
+        self, user_id: str, ticket_id: int, min_position: int = 0, companies: list | None = None
+    ) -> dict:
         user_id, ticket_id = _user(user_id), _ticket(ticket_id)
-        answer = queries.portal_get_ticket(self._view(min_position), user_id, ticket_id)
+        answer = queries.portal_get_ticket(self._view(min_position, companies), user_id, ticket_id)
         log.info("portal ticket read", user_id=user_id, ticket_id=ticket_id)
         return answer
 
@@ -223,11 +243,13 @@ class PortalQueryService:
         return answer
 
     @rpc
-    def company_tickets(self, company_id: str, query: dict | None = None) -> dict:
+    def company_tickets(
+        self, company_id: str, query: dict | None = None, routed: bool = False
+    ) -> dict:
+        """``routed``: the caller routed the company here (``company_route``)."""
         company_id, ticket_query = _company(company_id), _query(query)
-        answer = queries.company_tickets(
-            self.projection.view(), company_id, ticket_query, time.time()
-        )
+        view = self._view(0, [company_id]) if routed is True else self.projection.view()
+        answer = queries.company_tickets(view, company_id, ticket_query, time.time())
         log.info("company tickets listed", company_id=company_id, total=answer["total"])
         return answer
 
