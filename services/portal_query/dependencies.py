@@ -288,7 +288,7 @@ class LiveProjection:
         del previous  # (a query still answering from it keeps it until it is done)
         return_free_memory()
 
-    def _from_snapshot(self, handlers: Mapping[str, Handler]) -> Projector | None:
+    def _from_snapshot(self, handlers: Mapping[str, Handler] | None = None) -> Projector | None:
         current = self.storage.current()
         parked_now = len(self.storage.parked(current.generation)) if current else 0
         try:
@@ -304,7 +304,7 @@ class LiveProjection:
             found.state,
             found.model,
             found.parked,
-            handlers=handlers,
+            handlers=self.handlers if handlers is None else handlers,
             pause=time_slicer(),
             index=found.index,
         )
