@@ -81,7 +81,8 @@ def register(commands: Any, config_loader: Any) -> None:
         "rebuild", help="replay the event store into a fresh projection generation"
     ).set_defaults(handler=bind(rebuild_command))
     commands.add_parser(
-        "status", help="projection checkpoint and lag, relay checkpoint, e-mail outbox"
+        "status",
+        help="projection checkpoint and lag, relay checkpoint, e-mail outbox, portal on or off",
     ).set_defaults(handler=bind(status_command))
     parked = commands.add_parser("parked", help="list (or --retry) parked projection events")
     parked.add_argument("--retry", action="store_true", help="re-apply them in order")

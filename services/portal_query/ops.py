@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kernel.contracts.events import PORTAL_SETTINGS_STREAM
 from kernel.eventstore import EventStore, open_event_store
 from services.portal_query.projector import Projector, projection_status, without_cyclic_gc
 from services.portal_query.read_model import ReadModel
@@ -88,7 +89,8 @@ def rebuild(
 
 
 def status(store: EventStore, storage: ProjectionStorage) -> dict[str, Any]:
-    """The current generation's checkpoint and lag, and the relay's checkpoint."""
+    """The current generation's checkpoint and lag, the relay's checkpoint, and whether the
+    portal is on."""
     current = storage.current()
     if current is None:
         answer: dict[str, Any] = {"generation": None, "checkpoint": 0}
@@ -97,7 +99,15 @@ def status(store: EventStore, storage: ProjectionStorage) -> dict[str, Any]:
         parked = len(storage.parked(current.generation))
         answer = projection_status(store, current.generation, current.checkpoint, parked)
     answer["relay_checkpoint"] = store.get_checkpoint(RELAY)
+    answer["portal"] = "on" if portal_enabled(store) else "off"
     return answer
+
+
+def portal_enabled(store: EventStore) -> bool:
+    """Whether the teammates' portal switch is on, from the settings stream itself (the
+    projection may lag behind it). Version 1 settings, from before the switch, leave it on."""
+    changes = store.read_stream(PORTAL_SETTINGS_STREAM)
+    return changes[-1].payload.get("portal_enabled", True) if changes else True
 
 
 def parked_events(storage: ProjectionStorage) -> list[ParkedEvent]:

@@ -41,6 +41,7 @@ def test_a_participant_sees_the_customer_visible_parts_and_the_ticket():
 
     assert answer == {
         "id": "c1",
+        "portal_enabled": True,
         "participant": True,
         "ticket": {"id": 1, "title": "Printer on fire", "state": "submitted"},
         "parts": [
