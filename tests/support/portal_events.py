@@ -205,6 +205,12 @@ class History:
         }
         return self.add(f"conversation-{conversation_id}", "ConversationParticipantJoined", payload)
 
+    def remove_participant(self, conversation_id: str, contact_id: str):
+        payload = {"conversation_id": conversation_id, "contact_id": contact_id}
+        return self.add(
+            f"conversation-{conversation_id}", "ConversationParticipantRemoved", payload
+        )
+
     # folding -----------------------------------------------------------------------------
 
     def view(self) -> View:
