@@ -207,8 +207,8 @@ TICKET_QUERY = _required(
         "state": {"type": "string", "allowed": list(f.TICKET_STATES)},
         "creator_id": f.entity_id(),
         "company_id": f.entity_id(),
-        # Tickets without a company (the teammates' inbox filter "No company"); it wins over
-        # company_id, which the gateway refuses beside it.
+        # Tickets without a company (the teammates' inbox filter "No company"). Like every
+        # filter it narrows the others: with company_id it leaves nothing.
         "no_company": {"type": "string", "allowed": ["true"]},
         "created_from": {"type": "float"},
         "created_to": {"type": "float"},

@@ -201,11 +201,6 @@ def parse_ticket_query(args: MultiDict) -> dict:
             query[name] = int(value)
         else:
             query[name] = value
-    if "no_company" in query and "company_id" in query:
-        raise BadRequest(
-            "query parameters company_id and no_company exclude each other",
-            {"no_company": "must not be given with company_id"},
-        )
     try:
         return validate(commands.TICKET_QUERY, query, "ticket query")
     except ValidationFailed as error:

@@ -326,7 +326,7 @@ class GatewayService:
         query = parse_ticket_query(request.args)
         return json_response(self.portal_query.admin_list_tickets(query))
 
-    @route("GET", "/api/admin/tickets/facets")
+    @route("GET", "/api/admin/inbox/facets")
     def inbox_facets(self, request: Request) -> Response:
         """The inbox filters' choices over every ticket, and whether any has no company."""
         self.teammates.verify(request)

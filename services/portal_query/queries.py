@@ -295,7 +295,7 @@ def admin_list_tickets(view: View, query: TicketQuery, now: float) -> dict[str, 
     """The teammates' inbox search: every ticket, no visibility conditions."""
     partitions = view.index.partitions
     if query.no_company:
-        keys = [None] if None in partitions else []
+        keys = [None] if None in partitions and query.company_id is None else []
     elif query.company_id is not None:
         keys = [query.company_id] if query.company_id in partitions else []
     else:

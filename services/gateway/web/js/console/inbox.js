@@ -142,7 +142,7 @@ export function mountInbox(root, context) {
   });
 
   drawControls();
-  adminApi("/api/admin/tickets/facets")
+  adminApi("/api/admin/inbox/facets")
     .then((answer) => {
       facets = answer;
       drawControls();
