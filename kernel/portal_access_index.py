@@ -56,13 +56,17 @@ class PortalAccessIndex(CatchUpIndex):
 
     # answers -----------------------------------------------------------------------------
 
+    def require_portal_on(self) -> None:
+        """:class:`PortalDisabled` while the teammates have turned the portal off."""
+        self.catch_up()
+        if not self.portal_enabled:
+            raise PortalDisabled("the customer portal is turned off")
+
     def visible_ticket(self, user_id: str, ticket_id: int) -> TicketFacts:
         """The ticket if the portal shows it to the user, else :class:`NotFound` worded
         exactly as for a ticket that does not exist (:class:`PortalDisabled` while the
         portal is off)."""
-        self.catch_up()
-        if not self.portal_enabled:
-            raise PortalDisabled("the customer portal is turned off")
+        self.require_portal_on()
         ticket = self.tickets.get(ticket_id)
         if ticket is None or not portal_access.may_see(
             self._user(user_id), self.conditions, ticket

@@ -77,6 +77,15 @@ def test_while_the_portal_is_off_portal_calls_are_refused_and_the_messenger_has_
 
         eventually(lambda: all(refused(path) for path in PORTAL_CALLS))
         assert refused(f"/api/portal/tickets/{acme['id']}")
+        assert refused("/api/portal/ticket-types")
+        new = portal(
+            world,
+            "ann",
+            "/api/portal/tickets",
+            "POST",
+            json={"type": "bug", "title": "While it is off"},
+        )
+        assert (new.status_code, error_of(new)["code"]) == (403, "portal_disabled")
         join = portal(world, "ann", f"/api/portal/tickets/{acme['id']}/join", "POST", json={})
         assert (join.status_code, error_of(join)["code"]) == (403, "portal_disabled")
         space = portal(world, "ann", "/api/messenger/tickets").json()

@@ -165,7 +165,9 @@ function route() {
   if (definition.portal && app.access === "denied") {
     return showNoAccess(root, app.missing, app.user);
   }
-  if (definition.portal && app.access === "disabled") return showPortalDisabled(root);
+  // New tickets are made through the portal's API too: none while it is off.
+  const needsPortal = definition.portal || definition.name === "new-ticket";
+  if (needsPortal && app.access === "disabled") return showPortalDisabled(root);
   document.title = "Customer portal";
   current.view = definition.mount(root, app, ...found.slice(1).map(decodeURIComponent));
 }

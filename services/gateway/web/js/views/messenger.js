@@ -28,7 +28,8 @@ function showBanner(slot, app, portalUrl) {
 
 export function mountTicketsSpace(root, app) {
   const slot = messengerShell(root, app, "Your tickets");
-  slot("new-ticket").hidden = false;
+  // Creating a ticket goes through the portal: not while the teammates have turned it off.
+  slot("new-ticket").hidden = app.access === "disabled";
   slot("status").textContent = "Loading your tickets…";
   // A first load that fails says so; the live refresh keeps trying.
   const live = liveLoader({
