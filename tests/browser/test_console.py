@@ -209,3 +209,46 @@ def test_portal_settings_count_conditions_live_and_switch_the_portal_off(
         portal.admin.call("PUT", "/api/admin/portal/settings", before)
     console.reload()
     expect(console.get_by_label("The portal is on")).to_be_checked()
+
+
+def test_ticket_types_show_their_fields_and_the_form_a_customer_sees(console: Page, portal: Portal):
+    portal.admin.call(
+        "POST",
+        "/api/admin/ticket-types",
+        {
+            "id": "console-access",
+            "name": "Access request",
+            "description": "Ask for access to a workspace.",
+            "customer_creatable": False,
+            "attributes": [
+                {
+                    "key": "workspace",
+                    "label": "Workspace",
+                    "type": "select",
+                    "required": True,
+                    "visible_to_customer": True,
+                    "options": ["Sales", "Finance"],
+                },
+                {
+                    "key": "approver",
+                    "label": "Approver",
+                    "type": "text",
+                    "required": False,
+                    "visible_to_customer": False,
+                },
+            ],
+        },
+    )
+    console.get_by_role("link", name="Ticket types").click()
+    section = console.get_by_role("region", name="Access request")
+    expect(section.get_by_role("rowheader", name="Approver")).to_be_visible()
+    preview = section.get_by_role("group", name="New ticket: Access request")
+    expect(preview.get_by_label("Workspace (required)")).to_be_disabled()
+    expect(preview.get_by_label("Approver")).to_have_count(0)
+    expect(preview).to_contain_text("Customers cannot create this type now.")
+    assert_accessible(console, "console ticket types")
+
+    section.get_by_label("Customers may create it").check()
+    expect(console.get_by_role("status")).to_have_text("Access request: customers may create it.")
+    types = portal.admin.call("GET", "/api/admin/ticket-types")["items"]
+    assert next(t for t in types if t["id"] == "console-access")["customer_creatable"] is True

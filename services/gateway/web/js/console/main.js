@@ -8,6 +8,7 @@ import { mountCompanies, mountCompany } from "./companies.js";
 import { mountInbox } from "./inbox.js";
 import { mountSettings } from "./settings.js";
 import { mountTicket } from "./ticket.js";
+import { mountTicketTypes } from "./ticket-types.js";
 import { viewFrame } from "./words.js";
 
 const ROUTES = [
@@ -15,6 +16,7 @@ const ROUTES = [
   { nav: "inbox", pattern: /^\/admin\/tickets\/([0-9]+)$/, mount: mountTicket },
   { nav: "companies", pattern: /^\/admin\/companies$/, mount: mountCompanies },
   { nav: "companies", pattern: /^\/admin\/companies\/([^/]+)$/, mount: mountCompany },
+  { nav: "types", pattern: /^\/admin\/ticket-types$/, mount: mountTicketTypes },
   { nav: "settings", pattern: /^\/admin\/settings$/, mount: mountSettings },
 ];
 
