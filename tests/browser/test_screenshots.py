@@ -114,6 +114,11 @@ def test_the_console_on_the_demo(tab: Page, demo: Demo):
     expect(tab.locator("tbody tr")).to_have_count(25)
     assert_accessible(tab, "demo company tickets")
 
+    tab.get_by_role("link", name="Ticket types").click()
+    expect(tab.locator(".form-preview").first).to_be_visible()
+    assert_accessible(tab, "demo ticket types")
+    screenshot(tab, "console-ticket-types")
+
     tab.get_by_role("link", name="Portal settings").click()
     expect(tab.locator(".condition-count")).to_contain_text("Matches")
     assert_accessible(tab, "demo portal settings")
