@@ -22,6 +22,7 @@ broker:
 
 browser:
 	@scripts/ensure-chromium
+	@scripts/ensure-axe-core
 
 run: $(STAMP) broker
 	$(BIN)/portalctl run

@@ -59,6 +59,10 @@ class NoPortalAccess(AccessDenied, code="no_portal_access"):
     ``fields['missing']`` lists which: ``email``, ``company``, ``ticket``."""
 
 
+class PortalDisabled(AccessDenied, code="portal_disabled"):
+    """The teammates turned the customer portal off."""
+
+
 class NotFound(PortalError, code="not_found", status=404): ...
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from kernel import portal_access
 from kernel.catch_up import CatchUpIndex, CatchUpIndexProvider
 from kernel.contracts.envelope import RecordedEvent
-from kernel.errors import NotFound
+from kernel.errors import NotFound, PortalDisabled
 from kernel.eventstore import EventStore
 
 
@@ -45,6 +45,7 @@ class PortalAccessIndex(CatchUpIndex):
         self.contacts: dict[str, Contact] = {}
         self.companies_of: dict[str, set[str]] = {}
         self.conditions: list[dict[str, Any]] = []
+        self.portal_enabled = True
         self.tickets: dict[int, TicketFacts] = {}
         self.ticket_of_conversation: dict[str, int] = {}
 
@@ -55,10 +56,17 @@ class PortalAccessIndex(CatchUpIndex):
 
     # answers -----------------------------------------------------------------------------
 
+    def require_portal_on(self) -> None:
+        """:class:`PortalDisabled` while the teammates have turned the portal off."""
+        self.catch_up()
+        if not self.portal_enabled:
+            raise PortalDisabled("the customer portal is turned off")
+
     def visible_ticket(self, user_id: str, ticket_id: int) -> TicketFacts:
         """The ticket if the portal shows it to the user, else :class:`NotFound` worded
-        exactly as for a ticket that does not exist."""
-        self.catch_up()
+        exactly as for a ticket that does not exist (:class:`PortalDisabled` while the
+        portal is off)."""
+        self.require_portal_on()
         ticket = self.tickets.get(ticket_id)
         if ticket is None or not portal_access.may_see(
             self._user(user_id), self.conditions, ticket
@@ -90,6 +98,7 @@ class PortalAccessIndex(CatchUpIndex):
 
     def _settings_changed(self, data: dict[str, Any]) -> None:
         self.conditions = list(data["visibility_conditions"])
+        self.portal_enabled = data.get("portal_enabled", True)  # version 1: the portal is on
 
     def _member_added(self, data: dict[str, Any]) -> None:
         self.companies_of.setdefault(data["contact_id"], set()).add(data["company_id"])

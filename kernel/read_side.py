@@ -204,6 +204,40 @@ class ReadSide:
         owner = {route["partition"]: {"routed": True} for route in routes}
         return self._ask_routed(owner, "company_tickets", company_id, query)[0]
 
+    def inbox_facets(self) -> dict:
+        if self.single is not None:
+            return self.single.inbox_facets()
+        answers = self._ask(self._every(), "inbox_facets")
+        return {
+            **merge_facets(answers),
+            "no_company": any(answer["no_company"] for answer in answers),
+        }
+
+    def companies(self) -> dict:
+        """Every partition holds every company and its members; each counts the tickets it
+        holds, so a company's count is their sum."""
+        if self.single is not None:
+            return self.single.companies()
+        answers = self._ask(self._every(), "companies")
+        tickets: dict[str, int] = {}
+        for answer in answers:
+            for company in answer["items"]:
+                tickets[company["id"]] = tickets.get(company["id"], 0) + company["tickets"]
+        items = [{**company, "tickets": tickets[company["id"]]} for company in answers[0]["items"]]
+        return {"items": items}
+
+    def company_members(self, company_id: str) -> dict:
+        """Members are held by every partition: the company's home partition answers."""
+        if self.single is not None:
+            return self.single.company_members(company_id)
+        return self._ask([hashed(company_id, self.count)], "company_members", company_id)[0]
+
+    def restricted_counts(self, command: dict) -> dict:
+        """Contacts and memberships are held by every partition: the first answers."""
+        if self.single is not None:
+            return self.single.restricted_counts(command)
+        return self._ask([0], "restricted_counts", command)[0]
+
     # operations --------------------------------------------------------------------------
 
     def health(self) -> dict:

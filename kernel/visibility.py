@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kernel.errors import ValidationFailed
+
 
 def _same(left: Any, right: Any) -> bool:
     if isinstance(left, bool) or isinstance(right, bool):
@@ -64,3 +66,13 @@ def shape_problems(conditions: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         elif condition["operator"] != "in" and is_list:
             problems[f"{index}.value"] = f"must be a single value for {condition['operator']}"
     return problems
+
+
+def check_shapes(conditions: Sequence[Mapping[str, Any]], what: str) -> None:
+    """:class:`ValidationFailed` naming each ``visibility_conditions.<index>.value`` that
+    :func:`shape_problems` finds."""
+    problems = shape_problems(conditions)
+    if problems:
+        fields = {f"visibility_conditions.{path}": problem for path, problem in problems.items()}
+        first = next(iter(fields.items()))
+        raise ValidationFailed(f"invalid {what}: {first[0]} {first[1]}", fields)

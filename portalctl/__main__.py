@@ -3,7 +3,7 @@
 portalctl run       start every service and the gateway (``make run``)
 portalctl seed      seed the demo data into a running stack and print sign-in links
 portalctl rebuild   replay the event store into a fresh projection generation, switch to it
-portalctl status    projection generation, checkpoint and lag; the relay's checkpoint
+portalctl status    projection generation, checkpoint and lag; relay checkpoint; portal on/off
 portalctl parked    projection events parked after failing (``--retry`` re-applies them)
 """
 

@@ -103,7 +103,8 @@ def register(commands: Any, config_loader: Any) -> None:
     )
     rebuilding.set_defaults(handler=bind(rebuild_command))
     status = commands.add_parser(
-        "status", help="projection checkpoint and lag, relay checkpoint, e-mail outbox"
+        "status",
+        help="projection checkpoint and lag, relay checkpoint, e-mail outbox, portal on or off",
     )
     status.set_defaults(handler=bind(status_command))
     parked = commands.add_parser("parked", help="list (or --retry) parked projection events")

@@ -48,10 +48,17 @@ CONTACT_IDS = _required({"contact_ids": f.id_list(maxlength=1000)})
 SESSION_TOKEN = _required({"token": f.token()})
 
 CHANGE_PORTAL_SETTINGS = _required(
-    {"preview_enabled": {"type": "boolean"}, "visibility_conditions": f.VISIBILITY_CONDITIONS},
+    {
+        "portal_enabled": {"type": "boolean"},
+        "preview_enabled": {"type": "boolean"},
+        "visibility_conditions": f.VISIBILITY_CONDITIONS,
+    },
+    "portal_enabled",
     "preview_enabled",
     "visibility_conditions",
 )
+# Conditions to count the users of, before they are saved.
+COUNT_RESTRICTED = _required({"visibility_conditions": f.VISIBILITY_CONDITIONS})
 
 # companies --------------------------------------------------------------------------------
 
@@ -201,6 +208,9 @@ TICKET_QUERY = _required(
         "state": {"type": "string", "allowed": list(f.TICKET_STATES)},
         "creator_id": f.entity_id(),
         "company_id": f.entity_id(),
+        # Tickets without a company (the teammates' inbox filter "No company"). Like every
+        # filter it narrows the others: with company_id it leaves nothing.
+        "no_company": {"type": "string", "allowed": ["true"]},
         "created_from": {"type": "float"},
         "created_to": {"type": "float"},
         "updated_from": {"type": "float"},
@@ -216,6 +226,7 @@ TICKET_QUERY = _required(
         "state",
         "creator_id",
         "company_id",
+        "no_company",
         "created_from",
         "created_to",
         "updated_from",

@@ -123,6 +123,13 @@ _TICKET_COMPANY_ASSIGNED = _required(
     }
 )
 
+_PORTAL_SETTINGS = _required(
+    {"preview_enabled": {"type": "boolean"}, "visibility_conditions": f.VISIBILITY_CONDITIONS}
+)
+# Version 2 records whether the portal is on; a version 1 event leaves it on (the portal was
+# always on before teammates could turn it off).
+_PORTAL_SWITCH = {"portal_enabled": {"type": "boolean", "required": True}}
+
 _EVENTS = [
     # identity
     EventType("ContactCreated", 1, "contact", _CONTACT_STATE),
@@ -154,16 +161,9 @@ _EVENTS = [
         "contact",
         _required({"contact_id": f.entity_id(), "session_count": {"type": "integer", "min": 1}}),
     ),
+    EventType("PortalSettingsChanged", 1, "portal_settings", _PORTAL_SETTINGS),
     EventType(
-        "PortalSettingsChanged",
-        1,
-        "portal_settings",
-        _required(
-            {
-                "preview_enabled": {"type": "boolean"},
-                "visibility_conditions": f.VISIBILITY_CONDITIONS,
-            }
-        ),
+        "PortalSettingsChanged", 2, "portal_settings", {**_PORTAL_SETTINGS, **_PORTAL_SWITCH}
     ),
     # companies
     EventType(
@@ -280,6 +280,14 @@ _EVENTS = [
                 "internal": {"type": "boolean"},
             }
         ),
+    ),
+    # A teammate removed the contact from the conversation: they no longer take part in it
+    # (docs/conversations.md says who keeps a conversation).
+    EventType(
+        "ConversationParticipantRemoved",
+        1,
+        "conversation",
+        _required({"conversation_id": f.entity_id(), "contact_id": f.entity_id()}),
     ),
     EventType(
         "ConversationParticipantJoined",

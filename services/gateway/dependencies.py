@@ -18,6 +18,7 @@ from services.gateway.entrypoints import idempotency_context
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
 PAGE = "index.html"
+CONSOLE = "admin.html"  # the teammates' console
 # Explicit, so the answer does not depend on the machine's mime.types.
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -88,13 +89,17 @@ class PortalIdempotency(DependencyProvider):
 
 
 class WebFiles:
-    """The portal page and its static files, served from one folder and never outside it."""
+    """The portal page, the teammates' console and their static files, served from one
+    folder and never outside it."""
 
     def __init__(self, root: Path):
         self.root = root
 
     def page(self, request: Request) -> Response:
         return self.static(request, PAGE)
+
+    def console(self, request: Request) -> Response:
+        return self.static(request, CONSOLE)
 
     def static(self, request: Request, path: str) -> Response:
         content_type = CONTENT_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")

@@ -260,6 +260,11 @@ class GatewayService:
         self.teammates.verify(request)
         return json_response(self.identity.get_contact(entity_id(contact_id, "contact")))
 
+    @route("GET", "/api/admin/companies")
+    def list_companies(self, request: Request) -> Response:
+        self.teammates.verify(request)
+        return json_response(self.portal_query.companies())
+
     @route("POST", "/api/admin/companies")
     def create_company(self, request: Request) -> Response:
         self.teammates.verify(request)
@@ -294,6 +299,13 @@ class GatewayService:
             )
         )
 
+    @route("GET", "/api/admin/companies/<company_id>/members")
+    def company_members(self, request: Request, company_id: str) -> Response:
+        """A company profile's members with their names and emails (from the read side)."""
+        self.teammates.verify(request)
+        company_id = entity_id(company_id, "company")
+        return json_response(self.portal_query.company_members(company_id))
+
     @route("GET", "/api/admin/companies/<company_id>/tickets")
     def company_tickets(self, request: Request, company_id: str) -> Response:
         self.teammates.verify(request)
@@ -314,6 +326,12 @@ class GatewayService:
         self.teammates.verify(request)
         query = parse_ticket_query(request.args)
         return json_response(self.portal_query.admin_list_tickets(query))
+
+    @route("GET", "/api/admin/inbox/facets")
+    def inbox_facets(self, request: Request) -> Response:
+        """The inbox filters' choices over every ticket, and whether any has no company."""
+        self.teammates.verify(request)
+        return json_response(self.portal_query.inbox_facets())
 
     @route("GET", "/api/admin/tickets/<ticket_id>")
     def get_ticket(self, request: Request, ticket_id: str) -> Response:
@@ -380,6 +398,13 @@ class GatewayService:
         command = validate(commands.ADD_PART, read_json(request), "conversation part")
         return json_response(self.messenger_bridge.add_part(conversation_id, command), 201)
 
+    @route("DELETE", "/api/admin/conversations/<conversation_id>/participants/<user_id>")
+    def remove_participant(self, request: Request, conversation_id: str, user_id: str) -> Response:
+        self.teammates.verify(request)
+        conversation_id = entity_id(conversation_id, "conversation")
+        user_id = entity_id(user_id, "participant")
+        return json_response(self.messenger_bridge.remove_participant(conversation_id, user_id))
+
     @route("POST", "/api/admin/conversations/<conversation_id>/ticket")
     def convert_conversation(self, request: Request, conversation_id: str) -> Response:
         self.teammates.verify(request)
@@ -399,6 +424,14 @@ class GatewayService:
         self.teammates.verify(request)
         command = validate(commands.CHANGE_PORTAL_SETTINGS, read_json(request), "settings")
         return json_response(self.identity.change_portal_settings(command))
+
+    @route("POST", "/api/admin/portal/restricted-counts")
+    def restricted_counts(self, request: Request) -> Response:
+        """How many portal users the conditions in the body would restrict: the settings
+        view counts as a teammate edits, before saving."""
+        self.teammates.verify(request)
+        command = validate(commands.COUNT_RESTRICTED, read_json(request), "conditions")
+        return json_response(self.portal_query.restricted_counts(command))
 
     @route("GET", "/api/admin/portal/status")
     def portal_status(self, request: Request) -> Response:
@@ -422,6 +455,15 @@ class GatewayService:
     @route("GET", "/messenger/conversations/<conversation_id>")
     def conversation_page(self, request: Request, conversation_id: str) -> Response:
         return self.web.page(request)
+
+    @route("GET", "/admin/")
+    def console(self, request: Request) -> Response:
+        """The teammates' console: it signs in with the admin token itself (never in a URL)."""
+        return self.web.console(request)
+
+    @route("GET", "/admin/<path:view>")
+    def console_view(self, request: Request, view: str) -> Response:
+        return self.web.console(request)
 
     @route("GET", "/static/<path:path>")
     def static(self, request: Request, path: str) -> Response:

@@ -10,7 +10,8 @@ new events as ``(type, payload)`` pairs. Clocks and secrets come in as arguments
   or is started before a ``PortalSessionsRevoked`` on its contact's stream. "Before" is
   by global position, which the store assigns in commit order, so no clock is involved.
   The gateway checks requests against the same events (``services/gateway/sessions.py``).
-* Portal settings (one stream per workspace) change partially, and only when they differ.
+* Portal settings (one stream per workspace) change partially, and only when they differ;
+  the portal is on unless a teammate turned it off.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 
 from kernel import visibility
 from kernel.contracts.envelope import Decision, RecordedEvent
-from kernel.errors import Unauthenticated, ValidationFailed
+from kernel.errors import Unauthenticated
 
-DEFAULT_SETTINGS = {"preview_enabled": True, "visibility_conditions": []}
+# The portal is on until a teammate turns it off: workspaces from before the switch (and
+# their version 1 events) keep the portal they had.
+DEFAULT_SETTINGS = {"portal_enabled": True, "preview_enabled": True, "visibility_conditions": []}
 
 
 def contact_stream(contact_id: str) -> str:
@@ -169,18 +172,15 @@ def fold_settings(history: Iterable[RecordedEvent]) -> dict[str, Any]:
     settings = DEFAULT_SETTINGS
     for event in history:
         if event.type == "PortalSettingsChanged":
-            settings = event.payload
+            settings = {**DEFAULT_SETTINGS, **event.payload}
     return {
+        "portal_enabled": settings["portal_enabled"],
         "preview_enabled": settings["preview_enabled"],
         "visibility_conditions": list(settings["visibility_conditions"]),
     }
 
 
 def change_settings(settings: dict[str, Any], command: dict[str, Any]) -> list[Decision]:
-    problems = visibility.shape_problems(command.get("visibility_conditions", []))
-    if problems:
-        fields = {f"visibility_conditions.{path}": problem for path, problem in problems.items()}
-        first = next(iter(fields.items()))
-        raise ValidationFailed(f"invalid portal settings: {first[0]} {first[1]}", fields)
+    visibility.check_shapes(command.get("visibility_conditions", []), "portal settings")
     changed = {**settings, **command}
     return [] if changed == settings else [("PortalSettingsChanged", changed)]

@@ -175,6 +175,7 @@ class IdentityService(WriteService):
         settings = domain.fold_settings(history)
         log.info(
             "portal settings saved",
+            portal_enabled=settings["portal_enabled"],
             preview_enabled=settings["preview_enabled"],
             visibility_conditions=len(settings["visibility_conditions"]),
         )

@@ -1,6 +1,6 @@
 """Messenger domain core: conversations folded from their events, and the rules for starting
-one, adding a part, a portal user's reply and joining. Pure: the shell passes in the
-contacts, the new ids and what the portal lets the user see."""
+one, adding a part, a portal user's reply, joining and removing a participant. Pure: the
+shell passes in the contacts, the new ids and what the portal lets the user see."""
 
 from __future__ import annotations
 
@@ -93,6 +93,9 @@ def fold(history: Iterable[RecordedEvent]) -> Conversation | None:
             conversation = replace(conversation, parts=(*conversation.parts, part))
         elif event.type == "ConversationParticipantJoined":
             participants = (*conversation.participant_ids, data["contact_id"])
+            conversation = replace(conversation, participant_ids=participants)
+        elif event.type == "ConversationParticipantRemoved":
+            participants = tuple(p for p in conversation.participant_ids if p != data["contact_id"])
             conversation = replace(conversation, participant_ids=participants)
     return conversation
 
@@ -207,5 +210,19 @@ def join(conversation: Conversation, user_id: str, ticket_id: int) -> list[Decis
                 "contact_id": user_id,
                 "ticket_id": ticket_id,
             },
+        )
+    ]
+
+
+def remove_participant(conversation: Conversation, user_id: str) -> list[Decision]:
+    """A teammate takes the user out of the conversation: from then on they read and reply
+    only if they could without taking part (they see its ticket in the portal), and may
+    join again only then. Someone who does not take part changes nothing."""
+    if user_id not in conversation.participant_ids:
+        return []
+    return [
+        (
+            "ConversationParticipantRemoved",
+            {"conversation_id": conversation.conversation_id, "contact_id": user_id},
         )
     ]

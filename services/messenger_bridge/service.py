@@ -112,10 +112,11 @@ class MessengerBridgeService(WriteService):
         conversation = self.portal_query.portal_conversation(
             user_id, conversation_id, min_position=min_position
         )
+        portal_enabled = conversation.pop("portal_enabled")
         return {
             **conversation,
             "messenger_url": self._messenger_url(conversation["id"]),
-            "portal_url": PORTAL_URL,
+            "portal_url": PORTAL_URL if portal_enabled else None,
         }
 
     @rpc
@@ -176,16 +177,42 @@ class MessengerBridgeService(WriteService):
         }
 
     @rpc
+    def remove_participant(self, conversation_id: str, user_id: str) -> dict:
+        """A teammate removes a user from the conversation (docs/conversations.md: who
+        keeps a conversation). ``removed`` tells whether this call took them out (false:
+        they did not take part)."""
+        validate(commands.CONVERSATION_ID, {"conversation_id": conversation_id}, "conversation id")
+        validate(commands.USER_ID, {"user_id": user_id}, "user id")
+        history, written = execute(
+            self.event_log,
+            domain.stream_of(conversation_id),
+            lambda h: domain.remove_participant(
+                domain.existing_conversation(h, conversation_id), user_id
+            ),
+        )
+        log.info(
+            "participant removed",
+            conversation_id=conversation_id,
+            contact_id=user_id,
+            removed=bool(written),
+        )
+        conversation = domain.fold(history)
+        return {
+            **conversation.to_dict(ticket_id=self.tickets.linked_ticket(conversation_id)),
+            "removed": bool(written),
+        }
+
+    @rpc
     def tickets_space(self, user_id: str, min_position: int = 0) -> dict:
-        """The Messenger tickets space, with the banner link back to the portal, once it
-        shows the store's ``min_position``."""
+        """The Messenger tickets space, with the banner link back to the portal (``None``
+        while the portal is off: no banner), once it shows the store's ``min_position``."""
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
         space = self.portal_query.tickets_space(user_id, min_position=min_position)
         items = [
             {**item, "messenger_url": self._messenger_url(item["conversation_id"])}
             for item in space["items"]
         ]
-        return {"items": items, "portal_url": PORTAL_URL}
+        return {"items": items, "portal_url": PORTAL_URL if space["portal_enabled"] else None}
 
     # helpers -------------------------------------------------------------------------------
 

@@ -223,6 +223,14 @@ class Audience:
     def _participant_joined(self, data: dict[str, Any]) -> None:
         self.conversations.setdefault(data["conversation_id"], set()).add(data["contact_id"])
 
+    def _participant_removed(self, data: dict[str, Any]) -> None:
+        """A teammate took the user out of the conversation (docs/conversations.md): they
+        are no longer told as a participant of it or of its linked ticket."""
+        self.conversations.get(data["conversation_id"], set()).discard(data["contact_id"])
+        ticket_id = self.ticket_of_conversation.get(data["conversation_id"])
+        if ticket_id is not None:
+            self.tickets[ticket_id].participant_ids.discard(data["contact_id"])
+
     def _preferences_changed(self, data: dict[str, Any]) -> None:
         self.preferences[data["contact_id"]] = Preferences(data[MY_TICKETS], data[COMPANY_TICKETS])
 
@@ -239,6 +247,7 @@ _FOLDS: dict[str, Callable[[Audience, dict[str, Any]], None]] = {
     "TicketConversationLinked": Audience._conversation_linked,
     "ConversationStarted": Audience._conversation_started,
     "ConversationParticipantJoined": Audience._participant_joined,
+    "ConversationParticipantRemoved": Audience._participant_removed,
     "NotificationPreferencesChanged": Audience._preferences_changed,
 }
 

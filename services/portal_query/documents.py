@@ -110,6 +110,7 @@ def _membership_body(model: ReadModel, key: str) -> Document | None:
 
 def _settings_body(model: ReadModel, _key: str) -> Document | None:
     return {
+        "portal_enabled": model.settings.portal_enabled,
         "preview_enabled": model.settings.preview_enabled,
         "visibility_conditions": list(model.settings.visibility_conditions),
     }

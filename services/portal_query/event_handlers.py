@@ -47,8 +47,15 @@ def contact_saved(model: ReadModel, event: RecordedEvent) -> None:
 
 
 def settings_changed(model: ReadModel, event: RecordedEvent) -> None:
+    """A version 1 event (before the portal switch) leaves the portal on."""
     data = event.payload
-    model.set_settings(Settings(data["preview_enabled"], list(data["visibility_conditions"])))
+    model.set_settings(
+        Settings(
+            data["preview_enabled"],
+            list(data["visibility_conditions"]),
+            data.get("portal_enabled", True),
+        )
+    )
 
 
 def company_named(model: ReadModel, event: RecordedEvent) -> None:
@@ -158,6 +165,10 @@ def conversation_participant_joined(model: ReadModel, event: RecordedEvent) -> N
     model.add_participant(event.payload["conversation_id"], event.payload["contact_id"])
 
 
+def conversation_participant_removed(model: ReadModel, event: RecordedEvent) -> None:
+    model.remove_participant(event.payload["conversation_id"], event.payload["contact_id"])
+
+
 HANDLERS: dict[str, Handler] = {
     "ContactCreated": contact_saved,
     "ContactUpdated": contact_saved,
@@ -175,6 +186,7 @@ HANDLERS: dict[str, Handler] = {
     "ConversationStarted": conversation_started,
     "ConversationPartAdded": conversation_part_added,
     "ConversationParticipantJoined": conversation_participant_joined,
+    "ConversationParticipantRemoved": conversation_participant_removed,
 }
 """What the portal projects."""
 

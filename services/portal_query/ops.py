@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernel.config import partition_count
+from kernel.contracts.events import PORTAL_SETTINGS_STREAM
 from kernel.eventstore import EventStore, open_event_store
 from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.partition import PartitionFilter
@@ -109,7 +110,8 @@ def rebuild(
 
 
 def status(store: EventStore, storage: ProjectionStorage) -> dict[str, Any]:
-    """The current generation's checkpoint and lag, and the relay's checkpoint."""
+    """The current generation's checkpoint and lag, the relay's checkpoint, and whether the
+    portal is on."""
     current = storage.current()
     if current is None:
         answer: dict[str, Any] = {"generation": None, "checkpoint": 0}
@@ -118,7 +120,15 @@ def status(store: EventStore, storage: ProjectionStorage) -> dict[str, Any]:
         parked = len(storage.parked(current.generation))
         answer = projection_status(store, current.generation, current.checkpoint, parked)
     answer["relay_checkpoint"] = store.get_checkpoint(RELAY)
+    answer["portal"] = "on" if portal_enabled(store) else "off"
     return answer
+
+
+def portal_enabled(store: EventStore) -> bool:
+    """Whether the teammates' portal switch is on, from the settings stream itself (the
+    projection may lag behind it). Version 1 settings, from before the switch, leave it on."""
+    changes = store.read_stream(PORTAL_SETTINGS_STREAM)
+    return changes[-1].payload.get("portal_enabled", True) if changes else True
 
 
 def parked_events(storage: ProjectionStorage) -> list[ParkedEvent]:

@@ -34,7 +34,9 @@ from services.portal_query.read_model import ReadModel
 TICKET_EVENTS = frozenset(
     {"TicketStateChanged", "TicketEdited", "TicketAttributesChanged"}
 )  # applied when the ticket is held here
-CONVERSATION_EVENTS = frozenset({"ConversationPartAdded", "ConversationParticipantJoined"})
+CONVERSATION_EVENTS = frozenset(
+    {"ConversationPartAdded", "ConversationParticipantJoined", "ConversationParticipantRemoved"}
+)
 
 
 def ticket_stream(ticket_id: int) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from kernel import portal_access
 from kernel.contracts.commands import MAX_PER_PAGE
-from kernel.errors import NoPortalAccess, NotFound
+from kernel.errors import NoPortalAccess, NotFound, PortalDisabled
 from services.portal_query.read_model import Contact, Conversation, Part, ReadModel, Ticket
 from services.portal_query.search_index import (
     RANK_LOCATION,
@@ -63,6 +63,7 @@ class TicketQuery:
     search: SearchQuery | None
     filters: Filters
     company_id: str | None
+    no_company: bool
     sort: str | None
     descending: bool
     page: int
@@ -83,6 +84,7 @@ class TicketQuery:
                 updated_to=query.get("updated_to"),
             ),
             company_id=query.get("company_id"),
+            no_company=query.get("no_company") == "true",
             sort=query.get("sort"),
             descending=query.get("order", "desc") == "desc",
             page=query.get("page", 1),
@@ -112,7 +114,11 @@ def portal_user(model: ReadModel, user_id: str) -> portal_access.PortalUser:
 
 
 def require_access(view: View, user_id: str) -> Contact:
-    """The user's contact, or :class:`NoPortalAccess` naming every missing requirement."""
+    """The user's contact; :class:`PortalDisabled` while the teammates have turned the
+    portal off, else :class:`NoPortalAccess` naming every missing requirement and the
+    signed-in user (the page names them)."""
+    if not view.model.settings.portal_enabled:
+        raise PortalDisabled("the customer portal is turned off")
     contact = view.model.contacts.get(user_id)
     companies = portal_companies(view.model, user_id)
     missing = []
@@ -123,16 +129,23 @@ def require_access(view: View, user_id: str) -> Contact:
     if not any(len(view.index.partitions.get(c) or ()) for c in companies if view.serves(c)):
         missing.append("ticket")
     if missing:
+        signed_in = {
+            "id": user_id,
+            **({"email": contact.email, "name": contact.name} if contact else {}),
+        }
         raise NoPortalAccess(
-            f"the customer portal needs {', '.join(missing)}", {"missing": missing}
+            f"the customer portal needs {', '.join(missing)}",
+            {"missing": missing, "user": signed_in},
         )
     return contact
 
 
-def user_scopes(view: View, contact: Contact, company_id: str | None = None) -> list[Scope]:
-    """What a portal user may see, per company partition."""
+def user_scopes(
+    view: View, contact: Contact, company_id: str | None = None, no_company: bool = False
+) -> list[Scope]:
+    """What a portal user may see, per company partition (no ticket without a company)."""
     user = portal_user(view.model, contact.id)
-    companies = list(user.companies)
+    companies = [] if no_company else list(user.companies)
     if company_id is not None:
         companies = [company_id] if company_id in companies else []
     restricted = portal_access.restricted(user, view.model.settings.visibility_conditions)
@@ -205,7 +218,8 @@ def portal_me(view: View, user_id: str) -> dict[str, Any]:
 def portal_list_tickets(view: View, user_id: str, query: TicketQuery, now: float) -> dict[str, Any]:
     contact = require_access(view, user_id)
     preview = view.model.settings.preview_enabled
-    return table(view, user_scopes(view, contact, query.company_id), query, now, preview)
+    scopes = user_scopes(view, contact, query.company_id, query.no_company)
+    return table(view, scopes, query, now, preview)
 
 
 def portal_window(
@@ -214,7 +228,8 @@ def portal_window(
     """The portal table's first ``limit`` rows with their sort keys (:func:`window`)."""
     contact = require_access(view, user_id)
     preview = view.model.settings.preview_enabled
-    return window(view, user_scopes(view, contact, query.company_id), query, now, preview, limit)
+    scopes = user_scopes(view, contact, query.company_id, query.no_company)
+    return window(view, scopes, query, now, preview, limit)
 
 
 def portal_facets(view: View, user_id: str) -> dict[str, Any]:
@@ -239,13 +254,15 @@ def portal_get_ticket(view: View, user_id: str, ticket_id: int) -> dict[str, Any
 
 def portal_conversation(view: View, user_id: str, conversation_id: str) -> dict[str, Any]:
     """A conversation as the customer sees it in the Messenger, with its linked ticket when
-    the portal shows that ticket to the user."""
+    the portal is on and shows that ticket to the user."""
     model = view.model
     conversation = visible_conversation(view, user_id, conversation_id)
     ticket = model.linked_ticket(conversation.id)
-    shown = ticket is not None and may_see(model, user_id, ticket)
+    portal_enabled = model.settings.portal_enabled
+    shown = portal_enabled and ticket is not None and may_see(model, user_id, ticket)
     return {
         "id": conversation.id,
+        "portal_enabled": portal_enabled,
         "participant": user_id in conversation.participant_ids,
         "ticket": (
             {"id": ticket.id, "title": ticket.title, "state": ticket.state} if shown else None
@@ -280,7 +297,8 @@ def ticket_for_user(view: View, user_id: str, ticket_id: int) -> dict[str, Any]:
 
 def tickets_space(view: View, user_id: str) -> dict[str, Any]:
     """Tickets the user created or participates in, of any company or none, each with the
-    conversation it links into when the user may open that conversation."""
+    conversation it links into when the user may open that conversation. The Messenger
+    works while the portal is off; ``portal_enabled`` tells it to hide its banner."""
     model = view.model
     tickets = [model.tickets[t] for t in model.tickets_of_person.get(user_id, ())]
     tickets = [ticket for ticket in tickets if view.serves(ticket.company_id)]
@@ -290,7 +308,7 @@ def tickets_space(view: View, user_id: str) -> dict[str, Any]:
         conversation = model.conversations.get(ticket.conversation_id or "")
         opens = conversation is not None and may_open(model, user_id, conversation)
         items.append({**item(model, ticket), "conversation_id": conversation.id if opens else None})
-    return {"items": items}
+    return {"items": items, "portal_enabled": model.settings.portal_enabled}
 
 
 def admin_list_tickets(view: View, query: TicketQuery, now: float) -> dict[str, Any]:
@@ -305,7 +323,9 @@ def admin_window(view: View, query: TicketQuery, now: float, limit: int) -> dict
 
 def admin_scopes(view: View, query: TicketQuery) -> list[Scope]:
     partitions = view.index.partitions
-    if query.company_id is not None:
+    if query.no_company:
+        keys = [None] if None in partitions and query.company_id is None else []
+    elif query.company_id is not None:
         keys = [query.company_id] if query.company_id in partitions else []
     else:
         keys = list(partitions)
@@ -317,7 +337,7 @@ def company_tickets(view: View, company_id: str, query: TicketQuery, now: float)
     """A company profile's tickets tab."""
     if company_id not in view.model.companies:
         raise NotFound(f"company {company_id} does not exist")
-    partition = view.index.partition(company_id)
+    partition = None if query.no_company else view.index.partition(company_id)
     served = partition is not None and view.serves(company_id)
     scopes = [(partition, partition.live)] if served else []
     return table(view, scopes, query, now, False)

@@ -96,6 +96,7 @@ class Conversation:
 class Settings:
     preview_enabled: bool = True
     visibility_conditions: list[dict[str, Any]] = field(default_factory=list)
+    portal_enabled: bool = True  # documents stored before the switch existed hold no value
 
 
 class ReadModel:
@@ -251,6 +252,20 @@ class ReadModel:
         for part_id in conversation.parts:
             self._document_changed("part", f"{conversation_id}/{part_id}")
         self._document_changed("conversation", conversation_id)
+        self._conversation_changed(conversation_id, people_changed=True)
+
+    def remove_participant(self, conversation_id: str, contact_id: str) -> None:
+        """A teammate took ``contact_id`` out of the conversation: they no longer take part
+        in it, nor in its linked ticket (whose participants came from the conversation), so
+        the Messenger tickets space lists the ticket for them only if they created it."""
+        conversation = self.conversations[conversation_id]
+        if contact_id in conversation.participant_ids:
+            conversation.participant_ids.remove(contact_id)
+            self._document_changed("conversation", conversation_id)
+        ticket = self.linked_ticket(conversation_id)
+        if ticket is not None and contact_id in ticket.participant_ids:
+            ticket.participant_ids = [p for p in ticket.participant_ids if p != contact_id]
+            self._ticket_changed(ticket)
         self._conversation_changed(conversation_id, people_changed=True)
 
     # what changed ----------------------------------------------------------------------

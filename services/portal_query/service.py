@@ -11,7 +11,7 @@ from typing import Any
 
 from nameko.events import event_handler
 
-from kernel import partitions
+from kernel import partitions, visibility
 from kernel.config import own_partition, partition_count
 from kernel.contracts import commands
 from kernel.contracts.envelope import check_envelope
@@ -20,7 +20,7 @@ from kernel.dependencies import RequestContext
 from kernel.errors import ValidationFailed
 from kernel.logging import get_logger
 from kernel.rpc import rpc
-from services.portal_query import queries
+from services.portal_query import queries, teammates
 from services.portal_query.dependencies import Projection
 from services.portal_query.queries import TicketQuery, View
 
@@ -252,6 +252,25 @@ class PortalQueryService:
         answer = queries.company_tickets(view, company_id, ticket_query, time.time())
         log.info("company tickets listed", company_id=company_id, total=answer["total"])
         return answer
+
+    @rpc
+    def inbox_facets(self) -> dict:
+        return teammates.inbox_facets(self.projection.view())
+
+    @rpc
+    def companies(self) -> dict:
+        return teammates.companies(self.projection.view())
+
+    @rpc
+    def company_members(self, company_id: str) -> dict:
+        return teammates.company_members(self.projection.view(), _company(company_id))
+
+    @rpc
+    def restricted_counts(self, command: dict) -> dict:
+        """How many portal users the conditions (not saved yet) would restrict."""
+        command = validate(commands.COUNT_RESTRICTED, command, "visibility conditions")
+        visibility.check_shapes(command["visibility_conditions"], "visibility conditions")
+        return teammates.restricted_counts(self.projection.view(), command["visibility_conditions"])
 
     # operations ----------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ class TicketsService(WriteService):
         and the store ``position`` their next reads must show."""
         validate(commands.USER_ID, {"user_id": user_id}, "user id")
         command = validate(commands.SUBMIT_TICKET, command, "ticket")
+        self.access.require_portal_on()
         type_id = command["type"]
         ticket_type = ticket_types.creatable_type(
             ticket_types.fold(self.event_log.read_stream(ticket_types.stream_of(type_id))),
@@ -130,7 +131,9 @@ class TicketsService(WriteService):
 
     @rpc
     def customer_ticket_types(self) -> dict:
-        """The types a customer may create, each with only its customer-visible fields."""
+        """The types a customer may create, each with only its customer-visible fields
+        (:class:`PortalDisabled` while the portal is off)."""
+        self.access.require_portal_on()
         creatable = [t for t in self.types.all() if t.customer_creatable]
         return {"items": [ticket_type.customer_view() for ticket_type in creatable]}
 

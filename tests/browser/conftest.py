@@ -157,6 +157,36 @@ def page(browser: Browser, portal: Portal) -> Iterator[Page]:
     assert problems == []
 
 
+# axe-core, installed for the tests by scripts/ensure-axe-core (the version is pinned there).
+AXE_SCRIPT = (
+    Path(__file__).resolve().parents[2] / "var/browser-tests/node_modules/axe-core/axe.min.js"
+)
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def assert_accessible(page: Page, view: str) -> None:
+    """Run axe-core's WCAG 2.1 A and AA rules on the view as it is drawn now; any violation
+    fails the test, named with its rule and elements. axe is evaluated through the driver,
+    not added as a script, so the page keeps its own Content Security Policy."""
+    if not AXE_SCRIPT.exists():
+        pytest.fail("axe-core is missing: run scripts/ensure-axe-core (or make browser)")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8") + "\n;undefined")
+    results = page.evaluate(
+        """async (tags) => {
+            const answer = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+            return answer.violations.map((v) => ({
+                rule: v.id,
+                impact: v.impact,
+                help: v.help,
+                nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
+            }));
+        }""",
+        WCAG_21_AA,
+    )
+    assert results == [], f"WCAG 2.1 AA violations on {view}: {results}"
+
+
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
     """Save a view for the docs (docs/screenshots/<name>.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Portal, screenshot, sign_in
+from tests.browser.conftest import Portal, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +47,6 @@ def test_details_show_the_ticket_and_only_its_customer_visible_conversation(
     )
     expect(page.locator("main")).not_to_contain_text("grumpy")
     expect(page.get_by_role("button", name="Join conversation")).to_have_count(0)
-    screenshot(page, "details")
 
     page.get_by_role("link", name="All tickets").click()
     expect(page).to_have_url(f"{portal.base_url}/?q=printer")
@@ -81,7 +80,6 @@ def test_joining_the_conversation_puts_the_ticket_in_the_tickets_space(page: Pag
     expect(page.locator(".space-list")).to_contain_text("Exporting invoices")
     banner = page.get_by_role("link", name=re.compile("Back to the customer portal"))
     expect(banner).to_be_visible()
-    screenshot(page, "tickets-space")
 
     banner.click()
     expect(page).to_have_url(f"{portal.base_url}/")

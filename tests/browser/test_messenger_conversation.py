@@ -12,7 +12,7 @@ import itertools
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Portal, screenshot, sign_in
+from tests.browser.conftest import Portal, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +77,6 @@ def test_the_join_answers_url_opens_the_conversation(page: Page, hooli: Portal):
     expect(page.get_by_role("link", name="Ticket details")).to_have_attribute(
         "href", f"/tickets/{ticket['id']}"
     )
-    screenshot(page, "conversation")
 
 
 def test_a_participant_sends_a_message_and_sees_it_appear(page: Page, hooli: Portal):
@@ -162,7 +161,7 @@ def test_the_filters_are_filled_from_their_own_endpoint_and_follow_new_tickets(
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url) if FACETS in request.url else None)
     sign_in(page, hooli, *HANA)
-    page.locator("summary", has_text="Filters").click()
+    expect(page.locator("details.filters")).to_have_attribute("open", "")
 
     expect(page.locator("#filter-type option")).to_contain_text(["Any type", "Question"])
     expect(page.locator("#filter-creator option")).to_contain_text(["Anyone", "Hana Hill"])

@@ -8,7 +8,7 @@ import jwt
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Portal, screenshot, sign_in
+from tests.browser.conftest import Portal, sign_in
 from tests.support.stack import IDENTITY_SECRET
 
 pytestmark = pytest.mark.browser
@@ -77,9 +77,12 @@ def test_without_access_the_page_names_the_missing_requirement(
     expect(missing).to_have_class("requirement is-missing")
     expect(missing).to_contain_text("missing")
     expect(page.locator("table")).to_have_count(0)
+    name = {"nomail": "Nico No-Mail", "loner": "Lou Loner", "idle": "Ida Idle"}[user_id]
+    expect(page.locator(".signed-in-as")).to_have_text(f"You are signed in as {name}.")
+    expect(page.locator("#signed-in")).to_have_text(f"Signed in as {name}")
+    expect(page.locator('.site-nav [aria-current="page"]')).to_have_count(0)
     if requirement == "email":
         expect(page.locator('li[data-requirement="company"]')).to_have_class("requirement is-met")
-        screenshot(page, "no-access")
 
 
 def test_signing_out_ends_the_session(page: Page, portal: Portal):

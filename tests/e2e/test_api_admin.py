@@ -388,7 +388,11 @@ def test_portal_settings_change_partially(api):
     )
     assert changed["visibility_conditions"] == [condition]
     changed = api.admin_ok("PUT", "/api/admin/portal/settings", json={"preview_enabled": False})
-    assert changed == {"preview_enabled": False, "visibility_conditions": [condition]}
+    assert changed == {
+        "portal_enabled": True,
+        "preview_enabled": False,
+        "visibility_conditions": [condition],
+    }
     assert api.admin_ok("GET", "/api/admin/portal/settings") == changed
     api.admin_ok(
         "PUT",

@@ -60,6 +60,12 @@ BODY_ENDPOINTS = [
     ),
     (
         "POST",
+        "/api/admin/portal/restricted-counts",
+        commands.COUNT_RESTRICTED,
+        {"visibility_conditions": []},
+    ),
+    (
+        "POST",
         "/api/portal/session",
         commands.START_SESSION_WITH_HASH,
         {"user_id": ANN, "user_hash": "0" * 64},

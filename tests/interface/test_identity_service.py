@@ -430,8 +430,9 @@ def test_revoke_sessions_refuses_a_bad_contact_id(identity):
 MEMBERS = [{"attribute": "role", "operator": "eq", "value": "member"}]
 
 
-def test_portal_settings_default_to_preview_on_and_no_conditions(identity):
+def test_portal_settings_default_to_the_portal_on_preview_on_and_no_conditions(identity):
     assert identity.get_portal_settings() == {
+        "portal_enabled": True,
         "preview_enabled": True,
         "visibility_conditions": [],
     }
@@ -439,12 +440,15 @@ def test_portal_settings_default_to_preview_on_and_no_conditions(identity):
 
 def test_portal_settings_change_partially(identity):
     assert identity.change_portal_settings({"visibility_conditions": MEMBERS}) == {
+        "portal_enabled": True,
         "preview_enabled": True,
         "visibility_conditions": MEMBERS,
     }
     identity.change_portal_settings({"preview_enabled": False})
+    identity.change_portal_settings({"portal_enabled": False})
 
     assert identity.get_portal_settings() == {
+        "portal_enabled": False,
         "preview_enabled": False,
         "visibility_conditions": MEMBERS,
     }

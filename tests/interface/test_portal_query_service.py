@@ -105,7 +105,7 @@ def test_typed_errors_cross_rpc_and_bad_input_names_the_field(
 
     with pytest.raises(NoPortalAccess) as denied:
         rpc.portal_me("stranger")
-    assert denied.value.fields == {"missing": ["email", "company", "ticket"]}
+    assert denied.value.fields["missing"] == ["email", "company", "ticket"]
     with pytest.raises(NotFound):
         rpc.portal_get_ticket("ann", 3)
     with pytest.raises(NotFound):

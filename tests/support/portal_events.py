@@ -67,8 +67,17 @@ class History:
         payload = {"contact_id": contact_id, "email": email, "name": name, "attributes": attrs}
         return self.add(f"contact-{contact_id}", kind, payload)
 
-    def settings(self, preview_enabled: bool = True, conditions: list | None = None):
-        payload = {"preview_enabled": preview_enabled, "visibility_conditions": conditions or []}
+    def settings(
+        self,
+        preview_enabled: bool = True,
+        conditions: list | None = None,
+        portal_enabled: bool = True,
+    ):
+        payload = {
+            "portal_enabled": portal_enabled,
+            "preview_enabled": preview_enabled,
+            "visibility_conditions": conditions or [],
+        }
         return self.add(PORTAL_SETTINGS_STREAM, "PortalSettingsChanged", payload)
 
     def company(self, company_id: str, name: str | None = None):
@@ -195,6 +204,12 @@ class History:
             "ticket_id": ticket_id,
         }
         return self.add(f"conversation-{conversation_id}", "ConversationParticipantJoined", payload)
+
+    def remove_participant(self, conversation_id: str, contact_id: str):
+        payload = {"conversation_id": conversation_id, "contact_id": contact_id}
+        return self.add(
+            f"conversation-{conversation_id}", "ConversationParticipantRemoved", payload
+        )
 
     # folding -----------------------------------------------------------------------------
 

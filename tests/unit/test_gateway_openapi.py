@@ -31,6 +31,7 @@ BODY_SCHEMAS = {
     "addPart": commands.ADD_PART,
     "convertConversation": commands.CONVERT_CONVERSATION,
     "changePortalSettings": commands.CHANGE_PORTAL_SETTINGS,
+    "restrictedCounts": commands.COUNT_RESTRICTED,
     "joinConversation": commands.JOIN_BODY,
     "userReply": commands.USER_REPLY,
 }

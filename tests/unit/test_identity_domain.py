@@ -209,8 +209,12 @@ def test_revoking_sessions_records_one_event_only_when_some_are_live():
 MEMBERS = [{"attribute": "role", "operator": "eq", "value": "member"}]
 
 
-def test_settings_default_to_preview_on_and_no_conditions():
-    assert domain.fold_settings([]) == {"preview_enabled": True, "visibility_conditions": []}
+def test_settings_default_to_the_portal_on_preview_on_and_no_conditions():
+    assert domain.fold_settings([]) == {
+        "portal_enabled": True,
+        "preview_enabled": True,
+        "visibility_conditions": [],
+    }
 
 
 def test_a_settings_change_is_partial_and_records_the_full_settings():
@@ -218,13 +222,35 @@ def test_a_settings_change_is_partial_and_records_the_full_settings():
 
     events = domain.change_settings(settings, {"visibility_conditions": MEMBERS})
 
-    assert events == [
-        ("PortalSettingsChanged", {"preview_enabled": True, "visibility_conditions": MEMBERS})
-    ]
+    on = {"portal_enabled": True, "preview_enabled": True}
+    assert events == [("PortalSettingsChanged", {**on, "visibility_conditions": MEMBERS})]
     changed = domain.fold_settings([recorded(*events[0])])
     assert domain.change_settings(changed, {"preview_enabled": False}) == [
-        ("PortalSettingsChanged", {"preview_enabled": False, "visibility_conditions": MEMBERS})
+        (
+            "PortalSettingsChanged",
+            {**on, "preview_enabled": False, "visibility_conditions": MEMBERS},
+        )
     ]
+
+
+def test_the_portal_switch_is_recorded_and_a_version_1_change_leaves_the_portal_on():
+    off = domain.change_settings(domain.fold_settings([]), {"portal_enabled": False})
+    assert off == [
+        (
+            "PortalSettingsChanged",
+            {"portal_enabled": False, "preview_enabled": True, "visibility_conditions": []},
+        )
+    ]
+    assert domain.fold_settings([recorded(*off[0])])["portal_enabled"] is False
+    before_the_switch = recorded(
+        "PortalSettingsChanged",
+        {"preview_enabled": False, "visibility_conditions": MEMBERS},
+    )
+    assert domain.fold_settings([recorded(*off[0]), before_the_switch]) == {
+        "portal_enabled": True,
+        "preview_enabled": False,
+        "visibility_conditions": MEMBERS,
+    }
 
 
 def test_a_settings_change_that_changes_nothing_records_nothing():

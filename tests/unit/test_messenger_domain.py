@@ -235,3 +235,25 @@ def test_joining_adds_the_user_through_the_ticket():
 def test_a_participant_joining_again_changes_nothing():
     assert domain.join(conversation(), "ann", 12) == []
     assert domain.join(conversation(*domain.join(conversation(), "bob", 12)), "bob", 12) == []
+
+
+# removing a participant -------------------------------------------------------------------
+
+
+def test_a_teammate_removes_a_participant_who_then_cannot_write():
+    joined = conversation(*domain.join(conversation(), "bob", 12))
+    removal = valid(domain.remove_participant(joined, "bob"))
+    assert removal == [
+        ("ConversationParticipantRemoved", {"conversation_id": "conv-1", "contact_id": "bob"})
+    ]
+
+    removed = conversation(*domain.join(conversation(), "bob", 12), *removal)
+
+    assert removed.participant_ids == ("ann",)
+    with pytest.raises(ValidationFailed) as refused:
+        domain.user_reply(removed, "part-9", "bob", "Still here?", BOB)
+    assert refused.value.fields == {"author_id": "is not a participant of this conversation"}
+
+
+def test_removing_someone_who_does_not_take_part_changes_nothing():
+    assert domain.remove_participant(conversation(), "bob") == []

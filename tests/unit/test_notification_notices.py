@@ -147,6 +147,13 @@ def test_participants_and_joiners_are_told_and_a_restricted_user_hears_of_their_
     }
 
 
+def test_a_participant_a_teammate_removed_is_no_longer_told(history):
+    history.join("c1", "dan", 1)
+    history.remove_participant("c1", "dan")
+    reply = history.part("c1", "Update", "tess", "teammate", "Tess")
+    assert "dan" not in told(history, reply)
+
+
 def test_preferences_and_membership_decide_who_is_told(history):
     preferences(history, "carol", False, False)
     preferences(history, "ann", True, False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernel.errors import NotFound
+from kernel.errors import NotFound, PortalDisabled
 from services.portal_query import queries
 from tests.support.portal_events import History, acme_world
 
@@ -41,6 +41,7 @@ def test_a_participant_sees_the_customer_visible_parts_and_the_ticket():
 
     assert answer == {
         "id": "c1",
+        "portal_enabled": True,
         "participant": True,
         "ticket": {"id": 1, "title": "Printer on fire", "state": "submitted"},
         "parts": [
@@ -137,3 +138,51 @@ def test_the_tickets_space_links_into_the_conversations_the_user_may_open():
 
     assert links("ann") == {1: "c1", 5: None}  # ann is not in c5, and 5 is in no portal
     assert links("bob") == {2: None, 5: "c5"}
+
+
+def test_a_removed_participant_who_does_not_see_the_ticket_finds_no_conversation():
+    h = printer_world()
+    h.join("c1", "eve", 1)
+    assert queries.portal_conversation(h.view(), "eve", "c1")["participant"] is True
+    assert [item["id"] for item in queries.tickets_space(h.view(), "eve")["items"]] == [1, 3]
+
+    h.remove_participant("c1", "eve")
+
+    assert not_found(h.view(), "eve", "c1").fields == {"conversation_id": "no such conversation"}
+    assert [item["id"] for item in queries.tickets_space(h.view(), "eve")["items"]] == [3]
+
+
+def test_a_removed_participant_who_sees_the_ticket_reads_but_no_longer_takes_part():
+    h = printer_world()
+    h.join("c1", "bob", 1)
+    h.remove_participant("c1", "bob")
+
+    answer = queries.portal_conversation(h.view(), "bob", "c1")
+
+    assert answer["participant"] is False
+    assert [part["body"] for part in answer["parts"]] == [
+        "The printer is on fire",
+        "We are on our way",
+    ]
+
+
+def test_the_creator_keeps_the_ticket_in_the_tickets_space_after_being_removed():
+    h = printer_world()
+    h.remove_participant("c1", "ann")
+    h.remove_member("acme", "ann")
+
+    items = queries.tickets_space(h.view(), "ann")["items"]
+
+    assert [(item["id"], item["conversation_id"]) for item in items] == [(1, None)]
+
+
+def test_while_the_portal_is_off_the_messenger_answers_without_the_portal():
+    h = printer_world()
+    h.settings(portal_enabled=False)
+    view = h.view()
+
+    with pytest.raises(PortalDisabled):
+        queries.portal_me(view, "ann")
+    answer = queries.portal_conversation(view, "ann", "c1")
+    assert (answer["portal_enabled"], answer["ticket"]) == (False, None)
+    assert queries.tickets_space(view, "ann")["portal_enabled"] is False

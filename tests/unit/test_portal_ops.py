@@ -59,6 +59,20 @@ def test_status_prints_checkpoint_lag_the_relay_checkpoint_and_the_email_outbox(
     assert lines["email_checkpoint"] == "not started"
     assert lines["emails"] == "0 pending, 0 sent, 0 rejected"
     assert lines["email_sender"] == "none"
+    assert lines["portal"] == "on"
+
+
+def test_status_says_when_the_teammates_turned_the_portal_off(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("MONGO_URI", "")
+    store = SqliteEventStore(data_dir / "events.sqlite3")
+    history = acme_world()
+    history.settings(portal_enabled=False)
+    history.append_to(store)
+
+    main(["status"])
+
+    assert "portal: off" in capsys.readouterr().out
 
 
 def test_parked_lists_the_events_and_retry_reapplies_them(store, data_dir, capsys):

@@ -10,6 +10,7 @@ import { mountConversation, mountTicketsSpace } from "./views/messenger.js";
 import {
   showNoAccess,
   showNotFound,
+  showPortalDisabled,
   showProblem,
   showSignedOut,
   showSignInFailed,
@@ -42,9 +43,11 @@ const root = document.getElementById("main");
 const app = {
   /** `/api/portal/me` when the user may use the portal, else null. */
   me: null,
-  /** "granted", "denied" (with `missing`) or "signed_out". */
+  /** "granted", "denied" (with `missing` and `user`), "disabled" or "signed_out". */
   access: "signed_out",
   missing: [],
+  /** Who is signed in when the portal denies them (the no-access page names them). */
+  user: null,
   /** The table's filter choices (`/api/portal/tickets/facets`), once loaded. */
   facets: null,
   listUrl: () => lastListUrl,
@@ -111,6 +114,9 @@ async function loadAccess() {
     if (error.status === 403 && error.code === "no_portal_access") {
       app.access = "denied";
       app.missing = error.fields?.missing ?? [];
+      app.user = error.fields?.user ?? null;
+    } else if (error.status === 403 && error.code === "portal_disabled") {
+      app.access = "disabled";
     } else if (error.status === 401) {
       app.access = "signed_out";
     } else {
@@ -121,7 +127,7 @@ async function loadAccess() {
 }
 
 function showSignedIn() {
-  const user = app.me?.user;
+  const user = app.me?.user ?? app.user;
   document.getElementById("account").hidden = app.access === "signed_out";
   document.getElementById("signed-in").textContent = user
     ? `Signed in as ${user.name || user.email || user.id}`
@@ -143,9 +149,9 @@ function route() {
   const match = ROUTES.map((candidate) => [candidate, candidate.pattern.exec(path)]).find(
     ([, m]) => m,
   );
-  markNavigation(match?.[0]);
+  markNavigation(match?.[0], app.access);
   const key = match ? `${match[0].name}:${match[1].slice(1).join("/")}:${app.access}` : "";
-  const sameList = key && key === current.key && match[0].name === "tickets";
+  const sameList = key && key === current.key && match[0].name === "tickets" && current.view;
   if (sameList) {
     current.view.update();
     return;
@@ -156,17 +162,26 @@ function route() {
   if (app.access === "signed_out") return showSignedOut(root);
   if (!match) return showNotFound(root);
   const [definition, found] = match;
-  if (definition.portal && app.access === "denied") return showNoAccess(root, app.missing);
+  if (definition.portal && app.access === "denied") {
+    return showNoAccess(root, app.missing, app.user);
+  }
+  // New tickets are made through the portal's API too: none while it is off.
+  const needsPortal = definition.portal || definition.name === "new-ticket";
+  if (needsPortal && app.access === "disabled") return showPortalDisabled(root);
   document.title = "Customer portal";
   current.view = definition.mount(root, app, ...found.slice(1).map(decodeURIComponent));
 }
 
-function markNavigation(definition) {
+/** Highlight the tab of the view shown; none on a page that explains why there is none. */
+function markNavigation(definition, access) {
   const fromMessenger = new URLSearchParams(window.location.search).get("from") === "messenger";
+  const refused = access === "denied" || access === "disabled";
   const section =
     definition && !definition.portal && (definition.name !== "new-ticket" || fromMessenger)
       ? "messenger"
-      : "portal";
+      : refused
+        ? ""
+        : "portal";
   for (const link of document.querySelectorAll("[data-nav]")) {
     if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

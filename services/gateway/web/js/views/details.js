@@ -143,10 +143,8 @@ export function mountDetails(root, app, ticketId) {
 }
 
 function facts(ticket) {
+  // State, ID and type are in the header above: each is said once.
   const rows = [
-    ["State", stateLabel(ticket.state)],
-    ["Ticket ID", ticketNumber(ticket.id)],
-    ["Type", ticket.type],
     ["Company", ticket.company?.name ?? "—"],
     ["Created by", ticket.creator?.name ?? "—"],
     ["Created on", timeElement(ticket.created_at)],

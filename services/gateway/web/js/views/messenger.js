@@ -19,15 +19,23 @@ function messengerShell(root, app, heading) {
   return slot;
 }
 
+/** The banner back to the portal, only while the portal is on (`portalUrl` is null when
+ * the teammates turned it off) for a user who may use it. */
+function showBanner(slot, app, portalUrl) {
+  slot("banner").hidden = !(app.me && portalUrl);
+  if (app.me && portalUrl) slot("banner").href = portalUrl;
+}
+
 export function mountTicketsSpace(root, app) {
   const slot = messengerShell(root, app, "Your tickets");
-  slot("new-ticket").hidden = false;
+  // Creating a ticket goes through the portal: not while the teammates have turned it off.
+  slot("new-ticket").hidden = app.access === "disabled";
   slot("status").textContent = "Loading your tickets…";
   // A first load that fails says so; the live refresh keeps trying.
   const live = liveLoader({
     read: (signal) => api("/api/messenger/tickets", { signal }),
     render: (space, { quiet }) => {
-      if (space.portal_url && app.me) slot("banner").href = space.portal_url;
+      showBanner(slot, app, space.portal_url);
       slot("status").textContent = space.items.length
         ? ""
         : "No tickets yet. Tickets you create or join appear here.";
@@ -143,7 +151,7 @@ export function mountConversation(root, app, conversationId) {
     const { ticket } = conversation;
     slot("heading").textContent = ticket ? ticket.title : "Conversation";
     document.title = `${ticket ? ticket.title : "Conversation"} · Messenger`;
-    if (app.me) slot("banner").href = conversation.portal_url;
+    showBanner(slot, app, conversation.portal_url);
     slot("status").textContent = "";
     replaceChildren(
       thread,

@@ -43,12 +43,15 @@ export function showSignInFailed(root) {
   );
 }
 
-/** `missing` names the unmet requirements: "email", "company", "ticket". */
-export function showNoAccess(root, missing) {
+/** `missing` names the unmet requirements: "email", "company", "ticket"; `user` is who is
+ * signed in (id, and email and name when known). */
+export function showNoAccess(root, missing, user) {
   const unmet = new Set(missing);
+  const who = user ? user.name || user.email || user.id : null;
   notice(
     root,
     "You can’t use the customer portal yet",
+    who ? el("p", { className: "signed-in-as" }, `You are signed in as ${who}.`) : null,
     el("p", {}, "To see your company’s tickets here, your profile needs:"),
     el(
       "ul",
@@ -78,6 +81,20 @@ export function showNoAccess(root, missing) {
       "p",
       {},
       "Ask your support team to add what is missing. Your own tickets stay available in the Messenger.",
+    ),
+    el("p", {}, el("a", { href: "/messenger" }, "Open your Messenger tickets")),
+  );
+}
+
+export function showPortalDisabled(root) {
+  notice(
+    root,
+    "The customer portal is turned off",
+    el(
+      "p",
+      {},
+      "Your support team has turned the customer portal off for now, so your company’s " +
+        "tickets are not shown here. Your own tickets stay available in the Messenger.",
     ),
     el("p", {}, el("a", { href: "/messenger" }, "Open your Messenger tickets")),
   );

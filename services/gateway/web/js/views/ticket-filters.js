@@ -6,6 +6,9 @@ import { el, slotFinder } from "../dom.js";
 import { facetOptions, portalScope, STATES } from "../format.js";
 import { FILTER_NAMES, PER_PAGE_CHOICES } from "../query.js";
 
+/** Where the table keeps its columns (portal.css folds rows into cards below 48rem). */
+const WIDE_SCREEN = "(min-width: 64rem)";
+
 /**
  * Say whose tickets these are, and fill the choices that do not depend on the tickets:
  * states, companies, page sizes (`me` is `GET /api/portal/me`).
@@ -13,6 +16,8 @@ import { FILTER_NAMES, PER_PAGE_CHOICES } from "../query.js";
 export function fillFixedChoices(view, me) {
   const { companies } = me;
   const slot = slotFinder(view);
+  // Wide screens have room for the filters above the table: show them unfolded.
+  slot("filters-panel").open = window.matchMedia(WIDE_SCREEN).matches;
   slot("companies").textContent = portalScope(me).summary;
   slot("company-field").hidden = companies.length <= 1;
   fillSelect(

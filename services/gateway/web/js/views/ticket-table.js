@@ -90,7 +90,8 @@ function captionText(columns, state, listName) {
   return `${what}, sorted by ${label}, ${sort.order === "asc" ? "ascending" : "descending"}`;
 }
 
-/** Previous and next, moving the focus to the other one when the focused one turns off. */
+/** Previous and next (none when everything fits), moving the focus to the other one when
+ * the focused one turns off. */
 function renderPagination(slot, total, state) {
   const pages = pageCount(total, state);
   const previous = slot("previous");
@@ -100,6 +101,9 @@ function renderPagination(slot, total, state) {
   next.disabled = state.page >= pages;
   slot("page-of").textContent = `Page ${state.page} of ${pages}`;
   slot("pagination").hidden = total === 0;
+  // No pager when everything fits on one page (the page size stays to choose).
+  const fits = pages <= 1 && state.page <= 1;
+  for (const name of ["previous", "page-of", "next"]) slot(name).hidden = fits;
   if (focused === next && next.disabled) previous.focus();
   if (focused === previous && previous.disabled) next.focus();
 }
