@@ -58,3 +58,11 @@ def require(config: dict[str, Any], key: str) -> Any:
             f"setting {key} is required (set it in config.yml or the environment)"
         )
     return value
+
+
+def replicas(config: dict[str, Any]) -> int:
+    """``PORTAL_REPLICAS``: how many copies of every service run (a whole number, 1 or more)."""
+    value = config.get("PORTAL_REPLICAS", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"PORTAL_REPLICAS must be a whole number of 1 or more: {value!r}")
+    return value

@@ -14,6 +14,10 @@ backends (embedded SQLite beside the event store, or MongoDB).
   documents also carried their company (a SQLite column, a MongoDB field and index, never
   read) load and take commits as they are: reads never named it and writes leave it empty,
   so no format change and no rebuild is needed.
+* One writer among copies: every portal_query copy follows the store into its own memory,
+  but only the holder of the *writer lease* (a record with an expiry, taken or renewed by
+  compare-and-set: the MongoDB way of one-at-a-time work) commits. Copies that all committed
+  would each see the others' revisions as a move under them and reload again and again.
 * A backend whose transactions have limits says so (:class:`CommitLimits`); the projector
   then commits as soon as the changes pending reach one, each batch still with its
   checkpoint, instead of letting one commit grow with the number of events it covers.
@@ -25,6 +29,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -127,6 +132,11 @@ class ProjectionStorage(ABC):
         checkpoint atomically; return the new revision. :class:`StaleProjection` when
         the revision moved on (or the generation is no longer current)."""
 
+    @abstractmethod
+    def hold_lease(self, holder: str, seconds: float, now: float | None = None) -> bool:
+        """Take the writer lease for ``holder`` or renew it, for ``seconds`` from ``now``
+        (wall clock); False while another holder's lease runs."""
+
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections."""
 
@@ -139,6 +149,9 @@ CREATE TABLE IF NOT EXISTS projection_generations (
     generation INTEGER PRIMARY KEY,
     checkpoint INTEGER NOT NULL,
     revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projection_lease (
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL
 );
 """
 
@@ -252,6 +265,22 @@ class SqliteProjectionStorage(ProjectionStorage):
                 for table in _tables(old):
                     db.execute(f"DROP TABLE IF EXISTS {table}")
                 db.execute("DELETE FROM projection_generations WHERE generation = ?", (old,))
+
+    def hold_lease(self, holder: str, seconds: float, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT holder, expires FROM projection_lease WHERE name = 'writer'"
+            ).fetchone()
+            if row and row[0] != holder and row[1] > now:
+                return False
+            db.execute(
+                "INSERT INTO projection_lease (name, holder, expires) VALUES ('writer', ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires = excluded.expires",
+                (holder, now + seconds),
+            )
+            return True
 
     def documents(self, generation: int, batch_size: int = 2000) -> Iterator[list[StoredDocument]]:
         # A connection of its own: the caller may yield to other greenthreads between
@@ -499,6 +528,20 @@ class MongoProjectionStorage(ProjectionStorage):
             return expected_revision + 1
 
         return self._in_transaction(work)
+
+    def hold_lease(self, holder: str, seconds: float, now: float | None = None) -> bool:
+        from pymongo.errors import DuplicateKeyError
+
+        now = time.time() if now is None else now
+        try:
+            self._meta.update_one(
+                {"_id": "writer_lease", "$or": [{"holder": holder}, {"expires": {"$lte": now}}]},
+                {"$set": {"holder": holder, "expires": now + seconds}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # the lease exists, held by another, not expired
+            return False
+        return True
 
     def close(self) -> None:
         self._client.close()
