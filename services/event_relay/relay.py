@@ -86,6 +86,7 @@ class EventRelay:
         reconnect_delay: float = 1.0,
         stop_quiet: float = 1.0,
         stop_drain: float = 3.0,
+        stop_confirm: float = 2.0,
     ):
         self.store = store
         self.name = name
@@ -96,6 +97,7 @@ class EventRelay:
         self.reconnect_delay = reconnect_delay
         self.stop_quiet = stop_quiet
         self.stop_drain = stop_drain
+        self.stop_confirm = stop_confirm
         self.confirmed = self.saved = self.sent = 0  # read when this relay takes the lock
         self._pending: dict[int, int] = {}  # delivery tag -> position, in publishing order
         self._next_tag = 1
@@ -106,7 +108,8 @@ class EventRelay:
         self._declared = False  # the publishing channel is open and the exchanges declared
         self.active = False  # this relay holds the lock and publishes
         self._stop_requested: float | None = None
-        self._stopping = False  # closing now: publish nothing more
+        self._sealed = False  # stopping: publish nothing new, wait for the confirms
+        self._stopping = False  # closing now
         self.displaced = 0  # times another process moved the checkpoint under this relay
 
     # life cycle -------------------------------------------------------------------------
@@ -132,9 +135,10 @@ class EventRelay:
     def stop(self) -> None:
         """Thread- and signal-safe: only notes the request. The relay goes on publishing
         what writers still append (their in-flight requests finish during a stop too) until
-        the store has had nothing new for ``stop_quiet`` seconds and the broker has confirmed
-        everything sent, at most ``stop_drain`` seconds; then it saves its checkpoint and
-        :meth:`run` returns."""
+        the store has had nothing new for ``stop_quiet`` seconds, at most ``stop_drain``
+        seconds; then it publishes nothing new and waits (at most ``stop_confirm`` seconds)
+        for the broker to confirm everything sent, saves its checkpoint and :meth:`run`
+        returns. A relay standing by returns at once."""
         if self._stop_requested is None:
             self._stop_requested = time.monotonic()
 
@@ -143,9 +147,14 @@ class EventRelay:
         if requested is not None and not self._stopping:
             now = time.monotonic()
             channel_open = self._channel is not None and self._channel.is_open
-            drained = not self._pending and now - max(requested, self._last_read) >= self.stop_quiet
-            standing_by = not self.active
-            if standing_by or not channel_open or drained or now - requested >= self.stop_drain:
+            quiet = now - max(requested, self._last_read) >= self.stop_quiet
+            if quiet or now - requested >= self.stop_drain:
+                # Publish nothing new; what was sent is confirmed before the checkpoint is
+                # saved and the lock goes, so the next relay repeats none of it.
+                self._sealed = True
+            overdue = now - requested >= self.stop_drain + self.stop_confirm
+            sealed_and_confirmed = self._sealed and not self._pending
+            if not self.active or not channel_open or sealed_and_confirmed or overdue:
                 log.info("relay stopping", unconfirmed=len(self._pending), confirmed=self.confirmed)
                 self._close()
                 return
@@ -243,7 +252,7 @@ class EventRelay:
 
     def _pump(self) -> None:
         channel = self._channel
-        if channel is None or not channel.is_open or self._stopping or not self.active:
+        if channel is None or not channel.is_open or self._sealed or not self.active:
             return
         room = self.window - len(self._pending)
         events = self.store.read_all(self.sent, min(room, self.batch_size)) if room > 0 else []

@@ -226,3 +226,12 @@ def test_a_projector_on_either_backend_stores_the_same_documents(backend, tmp_pa
         "acme",
         {"id": "acme", "name": "Acme Inc."},
     )
+
+
+def test_the_writer_lease_is_one_holders_until_it_expires(storage):
+    assert storage.hold_lease("first", 5, now=100.0)
+    assert not storage.hold_lease("second", 5, now=102.0), "held by another, not expired"
+    assert storage.hold_lease("first", 5, now=103.0), "its holder renews it"
+    assert not storage.hold_lease("second", 5, now=107.9)
+    assert storage.hold_lease("second", 5, now=108.0), "expired: another takes it over"
+    assert not storage.hold_lease("first", 5, now=109.0)
