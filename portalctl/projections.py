@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from portalctl import copies
 from services.notifications.outbox import open_outbox
 from services.portal_query import ops
 
@@ -39,6 +40,7 @@ def status_command(args: argparse.Namespace, config: dict[str, Any]) -> None:
         print(f"{name:>16}: {value}")
     for name, value in email_status(config).items():
         print(f"{name:>16}: {value}")
+    print(f"{'copies':>16}: {copies.describe(config)}")
 
 
 def email_status(config: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +83,11 @@ def register(commands: Any, config_loader: Any) -> None:
         "rebuild", help="replay the event store into a fresh projection generation"
     ).set_defaults(handler=bind(rebuild_command))
     commands.add_parser(
+<<<<<<< HEAD
         "status", help="projection checkpoint and lag, relay checkpoint, e-mail outbox"
+=======
+        "status", help="projection checkpoint and lag, relay checkpoint, copies at work"
+>>>>>>> e601f80 (portalctl status counts the copies at work as RabbitMQ sees them (consumers of each rpc-<service> queue, relays on the publisher lock); fault test: two copies of everything under load, one copy of each service killed in turn, then a rolling restart)
     ).set_defaults(handler=bind(status_command))
     parked = commands.add_parser("parked", help="list (or --retry) parked projection events")
     parked.add_argument("--retry", action="store_true", help="re-apply them in order")

@@ -4,12 +4,16 @@ with copies racing: ticket numbers, idempotency keys, the portal's read side."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from portalctl.stack import REPOSITORY
 from tests.support.api import Api
 from tests.support.broker import BROKER_URI
 from tests.support.stack import running_stack, tickets_titled
@@ -97,3 +101,19 @@ def test_every_portal_query_copy_shows_a_teammates_change(copies):
     eventually(every_answer_shows_it, timeout=5)
     served = [logged(stack, name, "portal ticket") for name in stack.copies_of("portal_query")]
     assert all(served), served
+
+
+def test_portalctl_status_counts_the_copies_at_work(copies):
+    stack, _api = copies
+    status = subprocess.run(
+        [sys.executable, "-m", "portalctl", "status"],
+        cwd=REPOSITORY,
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts = dict(line.strip().split(": ", 1) for line in status.splitlines())["copies"]
+    assert counts == (
+        "identity 2, companies 2, tickets 2, messenger_bridge 2, portal_query 2, event_relay 2"
+    )
