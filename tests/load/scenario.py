@@ -288,10 +288,13 @@ def teammates(base_url: str, admin_token: str, world: World, plan: LoadPlan, unt
     return accepted
 
 
-def run(base_url: str, admin_token: str, identity_secret: str, plan: LoadPlan):
-    """Seed, then run users and teammates together: ``(measurements, accepted changes)``."""
+def run(base_url: str, admin_token: str, identity_secret: str, plan: LoadPlan, on_seeded=None):
+    """Seed, then run users and teammates together: ``(measurements, accepted changes)``.
+    ``on_seeded()`` is called between the two (say, to start a profiler)."""
     admin = Client(base_url, admin_token)
     world = seed(admin, base_url, plan, identity_secret)
+    if on_seeded is not None:
+        on_seeded()
     seen = Measurements()
     until = seen.started + plan.seconds
     users = [
