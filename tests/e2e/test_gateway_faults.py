@@ -17,6 +17,9 @@ from tests.support.broker import BROKER_URI, fresh_vhost
 from tests.support.stack import platform_env as stack_platform_env
 from tests.support.waiting import eventually
 
+# Also run on two copies of every service by `make test` (PORTAL_REPLICAS=2).
+pytestmark = pytest.mark.replicas
+
 RPC_TIMEOUT = 2
 MISSING = "messenger_bridge"
 
@@ -57,7 +60,7 @@ def test_a_service_that_is_not_running_is_a_503_named_by_healthz(platform):
 def test_a_stopped_service_is_a_504_and_its_requests_are_not_carried_out_later(platform):
     stack, api = platform
     api.admin_ok("POST", "/api/admin/contacts", json={"id": "bob", "email": "bob@example.com"})
-    stack.stop("tickets")
+    stack.stop(*stack.copies_of("tickets"))
     before = stored_events(stack)
     for answer in [
         api.admin(
@@ -74,7 +77,7 @@ def test_a_stopped_service_is_a_504_and_its_requests_are_not_carried_out_later(p
     assert set(health.json()["failing"]) == {"tickets", MISSING}
     assert health.json()["services"]["tickets"]["status"] == "upstream_timeout"
 
-    stack.start("tickets")
+    stack.start(*stack.copies_of("tickets"))
     eventually(lambda: "tickets" not in api.call("GET", "/healthz").json()["failing"], timeout=60)
     time.sleep(RPC_TIMEOUT)  # any request still queued would have been carried out by now
     assert stored_events(stack) == before

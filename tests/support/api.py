@@ -51,7 +51,7 @@ def api_stack_without(root: Path, missing: str, **env: str) -> Iterator[tuple[St
                 except requests.RequestException:
                     return False
 
-            eventually(only_the_missing_one_fails, timeout=60)
+            eventually(only_the_missing_one_fails, timeout=60 * stack.replicas)
             yield stack, api
         finally:
             stack.stop()

@@ -98,6 +98,12 @@ def event_store_of(stack: Stack) -> EventStore:
     return open_event_store(stack_config(stack))
 
 
+def service_log(stack: Stack, service: str) -> str:
+    """What every copy of ``service`` logged, one copy after another."""
+    logs = [stack.log_dir / f"{name}.log" for name in stack.copies_of(service)]
+    return "".join(log.read_text() for log in logs if log.exists())
+
+
 def drop_store_database(env: dict[str, str]) -> None:
     if "MONGO_DATABASE" in env:
         with pymongo.MongoClient(real_mongo_uri()) as client:
@@ -126,7 +132,8 @@ def running_stack(
             stack.names = names
         stack.start()
         try:
-            stack.wait_ready()
+            # A readiness wait: each copy is one more process starting on the same cores.
+            stack.wait_ready(timeout=60 * stack.replicas)
             yield stack
         finally:
             stack.stop()
