@@ -10,9 +10,6 @@ import pytest
 from tests.support.api import api_stack, error_of, stored_events
 from tests.support.waiting import eventually
 
-# Also run on two copies of every service by `make test` (PORTAL_REPLICAS=2).
-pytestmark = pytest.mark.replicas
-
 NOTE = "CANARY-internal-note-5d2e"
 CONTACTS = {
     "ann": ("ann@acme.example", "Ann Archer", "acme"),

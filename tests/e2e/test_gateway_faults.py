@@ -17,9 +17,6 @@ from tests.support.broker import BROKER_URI, fresh_vhost
 from tests.support.stack import platform_env as stack_platform_env
 from tests.support.waiting import eventually
 
-# Also run on two copies of every service by `make test` (PORTAL_REPLICAS=2).
-pytestmark = pytest.mark.replicas
-
 RPC_TIMEOUT = 2
 MISSING = "messenger_bridge"
 
