@@ -165,7 +165,8 @@ class Projector:
         **options,
     ) -> Projector:
         """Load a generation (the current one by default, made on first start) from
-        storage. Retried if a writer commits to it while it is being read."""
+        storage: from one snapshot where the backend reads one, else retried if a writer
+        commits to it while it is being read."""
         with without_cyclic_gc():
             return cls._load(store, storage, generation, **options)
 
@@ -182,6 +183,11 @@ class Projector:
                     continue
             else:
                 state = storage.state(generation)
+            snapshot = storage.snapshot(state.generation, LOAD_BATCH)
+            if snapshot is not None:
+                state, parked, batches = snapshot
+                model = restore_model((doc for batch in batches for doc in batch), pause)
+                return cls(store, storage, state, model, parked, **options)
             model = restore_model(
                 (
                     document

@@ -117,6 +117,14 @@ class ProjectionStorage(ABC):
     def parked(self, generation: int) -> list[ParkedEvent]:
         """The generation's parked events, by position."""
 
+    def snapshot(
+        self, generation: int, batch_size: int = 2000
+    ) -> tuple[GenerationState, list[ParkedEvent], Iterator[list[StoredDocument]]] | None:
+        """The generation's state, parked events and documents as of one moment (a copy
+        loading while another one commits would otherwise read them at different ones);
+        ``None`` when the backend cannot, and the reader checks the state afterwards."""
+        return None
+
     @abstractmethod
     def commit(
         self,
@@ -299,12 +307,41 @@ class SqliteProjectionStorage(ProjectionStorage):
 
     def parked(self, generation: int) -> list[ParkedEvent]:
         with self._lock:
-            table = _tables(generation)[1]
-            rows = self._db.execute(
-                f"SELECT position, event_id, stream_id, type, error, attempts FROM {table} "  # noqa: S608
-                "ORDER BY position"
-            ).fetchall()
+            return self._parked(self._db, generation)
+
+    @staticmethod
+    def _parked(db: sqlite3.Connection, generation: int) -> list[ParkedEvent]:
+        table = _tables(generation)[1]
+        rows = db.execute(
+            f"SELECT position, event_id, stream_id, type, error, attempts FROM {table} "  # noqa: S608
+            "ORDER BY position"
+        ).fetchall()
         return [ParkedEvent(*row) for row in rows]
+
+    def snapshot(
+        self, generation: int, batch_size: int = 2000
+    ) -> tuple[GenerationState, list[ParkedEvent], Iterator[list[StoredDocument]]]:
+        # One read transaction on a connection of its own: WAL keeps its snapshot while
+        # writers commit, however long the caller takes between batches.
+        db = self._connect()
+        db.execute("BEGIN")
+        state = self._state(db, generation)
+        if state is None:
+            db.close()
+            raise StaleProjection(f"generation {generation} does not exist")
+
+        def batches() -> Iterator[list[StoredDocument]]:
+            try:
+                cursor = db.execute(
+                    f"SELECT kind, key, body FROM {_tables(generation)[0]} ORDER BY kind, key"  # noqa: S608
+                )
+                while rows := cursor.fetchmany(batch_size):
+                    yield [(kind, key, json.loads(body)) for kind, key, body in rows]
+                db.execute("COMMIT")
+            finally:
+                db.close()
+
+        return state, self._parked(db, generation), batches()
 
     def commit(
         self,
