@@ -54,6 +54,7 @@ test-mongo: $(STAMP) broker
 
 bench: $(STAMP) broker
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.copies
 
 bench-smoke: $(STAMP) broker
 	$(BIN)/python -m bench --smoke
