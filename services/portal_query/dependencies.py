@@ -280,7 +280,7 @@ class LiveProjection:
         del previous  # (a query still answering from it keeps it until it is done)
         return_free_memory()
 
-    def _from_snapshot(self, committing: bool) -> Projector | None:
+    def _from_snapshot(self, committing: bool = True) -> Projector | None:
         current = self.storage.current()
         parked_now = len(self.storage.parked(current.generation)) if current else 0
         try:
