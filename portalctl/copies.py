@@ -12,7 +12,14 @@ from kombu import Connection
 
 from services.event_relay.relay import LOCK_QUEUE
 
-RPC_SERVICES = ("identity", "companies", "tickets", "messenger_bridge", "portal_query")
+RPC_SERVICES = (
+    "identity",
+    "companies",
+    "tickets",
+    "messenger_bridge",
+    "portal_query",
+    "notifications",
+)
 
 
 def consumers(connection: Connection, queue: str) -> int:

@@ -83,11 +83,8 @@ def register(commands: Any, config_loader: Any) -> None:
         "rebuild", help="replay the event store into a fresh projection generation"
     ).set_defaults(handler=bind(rebuild_command))
     commands.add_parser(
-<<<<<<< HEAD
-        "status", help="projection checkpoint and lag, relay checkpoint, e-mail outbox"
-=======
-        "status", help="projection checkpoint and lag, relay checkpoint, copies at work"
->>>>>>> e601f80 (portalctl status counts the copies at work as RabbitMQ sees them (consumers of each rpc-<service> queue, relays on the publisher lock); fault test: two copies of everything under load, one copy of each service killed in turn, then a rolling restart)
+        "status",
+        help="projection checkpoint and lag, relay checkpoint, e-mail outbox, copies at work",
     ).set_defaults(handler=bind(status_command))
     parked = commands.add_parser("parked", help="list (or --retry) parked projection events")
     parked.add_argument("--retry", action="store_true", help="re-apply them in order")

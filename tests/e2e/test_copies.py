@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from portalctl.stack import REPOSITORY
+from portalctl.stack import PROCESSES, REPOSITORY
 from tests.support.api import Api
 from tests.support.broker import BROKER_URI
 from tests.support.stack import running_stack, tickets_titled
@@ -41,7 +41,7 @@ def logged(stack, name: str, text: str) -> int:
 def test_every_service_runs_twice_and_the_gateways_share_one_port(copies):
     stack, api = copies
     assert sorted(stack.processes) == sorted(stack.copies)
-    assert len(stack.copies) == 14
+    assert len(stack.copies) == 2 * len(PROCESSES)
     for _ in range(40):
         assert api.call("GET", "/healthz").status_code == 200
     assert all(logged(stack, name, "/healthz") for name in stack.copies_of("gateway"))
@@ -115,5 +115,6 @@ def test_portalctl_status_counts_the_copies_at_work(copies):
     ).stdout
     counts = dict(line.strip().split(": ", 1) for line in status.splitlines())["copies"]
     assert counts == (
-        "identity 2, companies 2, tickets 2, messenger_bridge 2, portal_query 2, event_relay 2"
+        "identity 2, companies 2, tickets 2, messenger_bridge 2, portal_query 2, "
+        "notifications 2, event_relay 2"
     )
