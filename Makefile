@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format test-faults test-mongo bench bench-smoke seed rebuild status parked broker browser clean
+.PHONY: run test test-replicas lint format test-faults test-mongo bench bench-smoke seed rebuild status parked broker browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,8 +27,14 @@ browser:
 run: $(STAMP) broker
 	$(BIN)/portalctl run
 
+# The end-to-end tests marked `replicas` run a second time on two copies of every service.
 test: $(STAMP) broker browser lint
 	$(BIN)/python -m pytest
+	PORTAL_REPLICAS=2 $(BIN)/python -m pytest -m replicas tests/e2e
+
+# The whole end-to-end suite on two copies of every service (about 20 minutes on 2 cores).
+test-replicas: $(STAMP) broker browser
+	PORTAL_REPLICAS=2 $(BIN)/python -m pytest tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -49,6 +55,7 @@ test-mongo: $(STAMP) broker
 
 bench: $(STAMP) broker
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.copies
 
 bench-smoke: $(STAMP) broker
 	$(BIN)/python -m bench --smoke

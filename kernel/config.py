@@ -84,3 +84,11 @@ def own_partition(config: Mapping[str, Any]) -> int:
             f"PORTAL_PARTITION must be an integer from 0 to {count - 1}, not {value!r}"
         )
     return number
+
+
+def replicas(config: dict[str, Any]) -> int:
+    """``PORTAL_REPLICAS``: how many copies of every service run (a whole number, 1 or more)."""
+    value = config.get("PORTAL_REPLICAS", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"PORTAL_REPLICAS must be a whole number of 1 or more: {value!r}")
+    return value

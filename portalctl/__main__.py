@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from kernel.config import load_config
+from kernel.config import load_config, replicas
 from kernel.eventstore import open_event_store
 from portalctl import partitions, projections
 from portalctl.demo import Demo
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> None:
     stack = Stack(
         env={**env, "WEB_SERVER_ADDRESS": str(config["WEB_SERVER_ADDRESS"])},
         log_dir=args.log_dir,
+        replicas=args.replicas or replicas(config),
     )
     signals = StopSignals()
     stack.start()
@@ -145,6 +146,8 @@ def start_and_watch(
             f"E-mail (SMTP_URI is empty): a local catcher at {catcher.smtp_uri} keeps every "
             f"message in {catcher.maildir}/new/ (a Maildir, one file per e-mail)"
         )
+    if stack.replicas > 1:
+        print(f"{stack.replicas} copies of every service (named <service>, <service>.2, ...)")
     print(f"Logs: {stack.log_dir}/<service>.log   Stop: Ctrl-C\n", flush=True)
     while not stack.exited():
         time.sleep(0.2)
@@ -193,12 +196,24 @@ def health(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.service}: {problem}")
 
 
+def positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="portalctl", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     running = commands.add_parser("run", help="start the whole platform locally")
     running.add_argument(
         "--log-dir", type=Path, default=REPOSITORY / "var" / "logs", help="where each process logs"
+    )
+    running.add_argument(
+        "--replicas",
+        type=positive,
+        help="copies of every service, the gateway included (default: PORTAL_REPLICAS, 1)",
     )
     running.set_defaults(handler=run)
     commands.add_parser("seed", help="seed demo data into a running stack").set_defaults(

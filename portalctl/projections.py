@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from portalctl import copies
 from services.notifications.outbox import open_outbox
 from services.portal_query import ops
 
@@ -54,6 +55,7 @@ def status_command(args: argparse.Namespace, config: dict[str, Any]) -> None:
             print(f"{name:>16}: {value}")
     for name, value in email_status(config).items():
         print(f"{name:>16}: {value}")
+    print(f"{'copies':>16}: {copies.describe(config)}")
 
 
 def email_status(config: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +106,10 @@ def register(commands: Any, config_loader: Any) -> None:
     rebuilding.set_defaults(handler=bind(rebuild_command))
     status = commands.add_parser(
         "status",
-        help="projection checkpoint and lag, relay checkpoint, e-mail outbox, portal on or off",
+        help=(
+            "projection checkpoint and lag, relay checkpoint, e-mail outbox, portal on or off, "
+            "copies at work"
+        ),
     )
     status.set_defaults(handler=bind(status_command))
     parked = commands.add_parser("parked", help="list (or --retry) parked projection events")

@@ -3,6 +3,11 @@
 Used by ``portalctl run`` (``make run``) and by the end-to-end and fault tests, so both
 start the platform the same way. Each process gets the same environment (config overrides)
 and writes JSON logs to ``<log_dir>/<name>.log``.
+
+Copies (``PORTAL_REPLICAS``): every service runs as ``replicas`` processes named ``tickets``,
+``tickets.2``, ... They need nothing from each other: RPC copies compete on their service's
+queue, every copy follows the store itself, the relays hold a RabbitMQ lock (one publishes,
+the others stand by) and the gateways share one listening port (``SO_REUSEPORT``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,19 @@ def partition_names(count: int) -> list[str]:
 EVERY_INTERFACE = ("", "0.0.0.0")  # noqa: S104 - recognised, not bound to
 
 
+def copy_name(service: str, copy: int) -> str:
+    """The process name of a service's ``copy`` (counted from 1): the first copy keeps the
+    service's name, so a stack of one copy is named as it always was."""
+    return service if copy == 1 else f"{service}.{copy}"
+
+
+def service_of(name: str) -> str:
+    """The service a process name runs (``tickets.2`` runs ``tickets``, ``portal_query.p1.2``
+    runs the partition ``portal_query.p1``)."""
+    service, _, copy = name.rpartition(".")
+    return service if service and copy.isdigit() else name
+
+
 def local_url(address: str | int) -> str:
     """Where a client on this machine reaches a server bound to ``address`` (Nameko's
     ``[host:]port``; a server bound to every interface is reached on loopback)."""
@@ -68,12 +86,14 @@ def local_url(address: str | int) -> str:
 class Stack:
     env: dict[str, str]
     log_dir: Path
+    # the services to run, each as ``replicas`` processes
     names: list[str] = field(default_factory=lambda: list(PROCESSES))
-    # name -> command line; a test may start a process another way (tests/support).
+    # service (or process) name -> command line; a test may start a process another way.
     commands: dict[str, list[str]] = field(default_factory=lambda: dict(PROCESSES))
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     # name -> what that process's environment adds to the stack's (a partition's number).
     process_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         """With ``PORTAL_PARTITIONS`` > 1 portal_query is one process per partition
@@ -91,23 +111,33 @@ class Stack:
             self.process_env[name] = {"PORTAL_PARTITION": str(number)}
 
     @property
+    def copies(self) -> list[str]:
+        """Every process name of the stack: each service's copies in turn."""
+        return [name for service in self.names for name in self.copies_of(service)]
+
+    def copies_of(self, service: str) -> list[str]:
+        return [copy_name(service, copy) for copy in range(1, self.replicas + 1)]
+
+    @property
     def base_url(self) -> str:
         """The gateway's address, which the stack must be given: never a guess at another
         server (a stranger there would be sent the admin token)."""
         return local_url(self.env["WEB_SERVER_ADDRESS"])
 
     def start(self, *names: str, extra_env: dict[str, str] | None = None) -> None:
-        """Start the named processes (default: all); ``extra_env`` adds to the stack's."""
+        """Start the named processes (default: every copy of every service); ``extra_env``
+        adds to the stack's."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in names or self.names:
+        for name in names or self.copies:
+            command = self.commands.get(name) or self.commands[service_of(name)]
             log = (self.log_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-                [sys.executable, *self.commands[name]],
+                [sys.executable, *command],
                 cwd=REPOSITORY,
                 env={
                     **os.environ,
                     **self.env,
-                    **self.process_env.get(name, {}),
+                    **self.process_env.get(service_of(name), {}),
                     **(extra_env or {}),
                 },
                 stdout=log,

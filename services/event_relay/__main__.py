@@ -3,7 +3,7 @@
 Either signal, however often it arrives (a Ctrl-C or a kill of the process group reaches the
 relay and its supervisor, which then sends SIGTERM too), asks for one stop: the relay
 publishes what writers still append while they finish their requests, saves its checkpoint
-and exits 0 (1 when another relay took its checkpoint over)."""
+and exits 0. A relay standing by (another one holds the publisher lock) exits at once."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ if __name__ == "__main__":
     for _signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(_signum, _exit_before_starting)
 
-import sys  # noqa: E402
-
 from kernel.config import load_config  # noqa: E402
 from kernel.eventstore import open_event_store  # noqa: E402
 from kernel.logging import configure_logging, get_logger  # noqa: E402
@@ -35,9 +33,8 @@ def main() -> None:
     relay = EventRelay(open_event_store(config), config["AMQP_URI"])
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: relay.stop())
-    get_logger(__name__).info("relay starting", checkpoint=relay.confirmed)
+    get_logger(__name__).info("relay starting")
     relay.run()
-    sys.exit(1 if relay.displaced else 0)
 
 
 if __name__ == "__main__":

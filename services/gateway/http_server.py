@@ -313,6 +313,17 @@ class BoundedWebServer(WebServer):
 
     answer_headers: Mapping[str, str] = {}
 
+    def start(self):
+        """Nameko's start, on a socket bound with ``SO_REUSEPORT`` said explicitly: every
+        gateway copy binds the same port and the kernel spreads new connections over them;
+        while one copy restarts, the others take its connections."""
+        if not self._starting:
+            self._starting = True
+            self._sock = eventlet.listen(self.bind_addr, reuse_port=True)
+            self._sock.settimeout(None)  # as Nameko: kombu issue 838
+            self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
+            self._gt = self.container.spawn_managed_thread(self.run)
+
     def get_wsgi_server(self, sock, wsgi_app, protocol=BoundedHttpProtocol, debug=False):
         """Without eventlet's access log (the application logs each request itself), and
         without Nagle's algorithm: an answer over one segment would otherwise wait for the

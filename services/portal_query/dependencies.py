@@ -3,8 +3,13 @@
 One greenthread applies events (one applier at a time, by construction): it wakes when a
 bus message prompts it or every ``CATCH_UP_INTERVAL`` seconds, whichever comes first, and
 then catches up from the store. On the same tick it notices a new generation (a rebuild
-switched the pointer) or a revision written by someone else (``portalctl parked
---retry``, another instance) and loads it beside the one it serves, then swaps. Loading
+switched the pointer) and loads it beside the one it serves, then swaps.
+
+Copies: each copy follows the store into its own memory; only the copy holding the storage's
+writer lease commits (documents and checkpoint), the others apply in memory only. The
+writer also reloads when the revision moved under it (``portalctl parked --retry``); a
+copy that takes the lease over (its holder died) reloads once, to commit from the stored
+revision. Loading
 yields to the hub between batches, so queries keep being answered meanwhile.
 
 What it serves goes to a local snapshot file (:mod:`snapshot`) every
@@ -31,6 +36,7 @@ import ctypes
 import ctypes.util
 import pickle
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +59,10 @@ from services.portal_query.queries import View
 from services.portal_query.storage import StaleProjection, open_projection_storage
 
 log = get_logger(__name__)
+
+# Seconds the writer lease lasts unless renewed: how long the stored projection may stand
+# still after its writer dies, until another copy takes over.
+LEASE_SECONDS = 5.0
 
 
 def time_slicer(slice_seconds: float = 0.005) -> Callable[[], None]:
@@ -105,6 +115,8 @@ class LiveProjection:
         self._snapshot_due = 0.0  # monotonic time of the next periodic snapshot
         self.projector: Projector | None = None
         self.partition: PartitionFilter | None = None
+        self.holder = uuid.uuid4().hex  # this copy, as a writer-lease holder
+        self._lease_until = 0.0
         self._wake: LightQueue = LightQueue(maxsize=1)
         self._applier = None
         # The applier's ticks: how many started, the last that ended at the store's head,
@@ -236,21 +248,34 @@ class LiveProjection:
 
     def _tick(self) -> None:
         projector = self.projector
+        writer = self._hold_lease()
         current = self.storage.current()
         if (
             projector is None
             or current is None
-            or (current.generation, current.revision) != (projector.generation, projector.revision)
+            or current.generation != projector.generation
+            or (writer and (current.revision != projector.revision or not projector.committing))
         ):
-            self._reload()
+            self._reload(writer)
             return
+        projector.committing = writer
         try:
             projector.catch_up()
         except StaleProjection:
             log.info("projection changed under us; reloading", generation=projector.generation)
-            self._reload()
+            self._reload(writer)
 
-    def _reload(self) -> None:
+    def _hold_lease(self) -> bool:
+        """Whether this copy writes the projection: it takes or renews the writer lease once
+        half of it has run."""
+        now = time.time()
+        if self._lease_until - now > LEASE_SECONDS / 2:
+            return True
+        held = self.storage.hold_lease(self.holder, LEASE_SECONDS, now)
+        self._lease_until = now + LEASE_SECONDS if held else 0.0
+        return held
+
+    def _reload(self, committing: bool = True) -> None:
         """Load the current generation beside the served one (from the snapshot on a
         start, when it still matches), catch it up, then swap. A partition
         (``PORTAL_PARTITIONS`` > 1) applies events through its filter, which folds the
@@ -261,7 +286,7 @@ class LiveProjection:
             partition = PartitionFilter.of(self.config, self.store, self.handlers)
             handlers = partition.handlers()
         with without_cyclic_gc():
-            fresh = self._from_snapshot(handlers) if self.projector is None else None
+            fresh = self._from_snapshot(handlers, committing) if self.projector is None else None
             if fresh is None:
                 fresh = Projector.load(
                     self.store,
@@ -269,6 +294,7 @@ class LiveProjection:
                     handlers=handlers,
                     pause=time_slicer(),
                     with_index=False,
+                    committing=committing,
                 )
                 if partition is not None:
                     partition.load(fresh.checkpoint)
@@ -284,11 +310,14 @@ class LiveProjection:
             checkpoint=fresh.checkpoint,
             tickets=len(fresh.model.tickets),
             replaced=previous.generation if previous else None,
+            writer=committing,
         )
         del previous  # (a query still answering from it keeps it until it is done)
         return_free_memory()
 
-    def _from_snapshot(self, handlers: Mapping[str, Handler] | None = None) -> Projector | None:
+    def _from_snapshot(
+        self, handlers: Mapping[str, Handler] | None = None, committing: bool = True
+    ) -> Projector | None:
         current = self.storage.current()
         parked_now = len(self.storage.parked(current.generation)) if current else 0
         try:
@@ -307,6 +336,7 @@ class LiveProjection:
             handlers=self.handlers if handlers is None else handlers,
             pause=time_slicer(),
             index=found.index,
+            committing=committing,
         )
         log.info("projection restored from its snapshot", checkpoint=found.state.checkpoint)
         return projector

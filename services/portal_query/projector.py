@@ -127,6 +127,7 @@ class Projector:
         index: SearchIndex | None = None,
         pause: Callable[[], None] = _no_pause,
         batch_size: int = BATCH_SIZE,
+        committing: bool = True,
     ):
         self.store = store
         self.storage = storage
@@ -138,6 +139,8 @@ class Projector:
         self.must_be_current = must_be_current
         self.pause = pause
         self.batch_size = batch_size
+        # False: a copy that does not hold the writer lease applies events in memory only.
+        self.committing = committing
         self.parked = {event.position: event for event in parked}
         self.parked_streams = {event.stream_id for event in parked}
         self._parked_changes: dict[int, ParkedEvent] = {}
@@ -162,7 +165,8 @@ class Projector:
         **options,
     ) -> Projector:
         """Load a generation (the current one by default, made on first start) from
-        storage. Retried if a writer commits to it while it is being read."""
+        storage: from one snapshot where the backend reads one, else retried if a writer
+        commits to it while it is being read."""
         with without_cyclic_gc():
             return cls._load(store, storage, generation, **options)
 
@@ -179,6 +183,11 @@ class Projector:
                     continue
             else:
                 state = storage.state(generation)
+            snapshot = storage.snapshot(state.generation, LOAD_BATCH)
+            if snapshot is not None:
+                state, parked, batches = snapshot
+                model = restore_model((doc for batch in batches for doc in batch), pause)
+                return cls(store, storage, state, model, parked, **options)
             model = restore_model(
                 (
                     document
@@ -271,15 +280,16 @@ class Projector:
         if self.index is not None:
             for ticket_id in changed_tickets:
                 self.index.refresh(self.model, ticket_id)
-        self.revision = self.storage.commit(
-            self.generation,
-            self.revision,
-            checkpoint,
-            changes,
-            parked=list(self._parked_changes.values()),
-            unparked=sorted(self._unparked),
-            must_be_current=self.must_be_current,
-        )
+        if self.committing:
+            self.revision = self.storage.commit(
+                self.generation,
+                self.revision,
+                checkpoint,
+                changes,
+                parked=list(self._parked_changes.values()),
+                unparked=sorted(self._unparked),
+                must_be_current=self.must_be_current,
+            )
         self.checkpoint = max(self.checkpoint, checkpoint)
         self._parked_changes.clear()
         self._unparked.clear()

@@ -9,7 +9,7 @@ import dataclasses
 import time
 from typing import Any
 
-from nameko.events import event_handler
+from nameko.events import BROADCAST, event_handler
 
 from kernel import partitions, visibility
 from kernel.config import own_partition, partition_count
@@ -88,6 +88,9 @@ class PortalQueryService:
         return type(cls.__name__, (cls,), {"name": name})
 
     # prompts -----------------------------------------------------------------------------
+    # Every copy is prompted, on a queue of its own that goes with it (a shared queue would
+    # wake one copy per event). A prompt lost in a restart costs nothing: each copy also
+    # re-reads the store every CATCH_UP_INTERVAL and catches up from its own position.
 
     def _prompted(self, envelope: Any) -> None:
         try:
@@ -98,19 +101,19 @@ class PortalQueryService:
         self.projection.prompt(event.position)
         log.info("event received", position=event.position, type=event.type)
 
-    @event_handler("identity", "#")
+    @event_handler("identity", "#", handler_type=BROADCAST, reliable_delivery=False)
     def on_identity_event(self, envelope: Any) -> None:
         self._prompted(envelope)
 
-    @event_handler("companies", "#")
+    @event_handler("companies", "#", handler_type=BROADCAST, reliable_delivery=False)
     def on_companies_event(self, envelope: Any) -> None:
         self._prompted(envelope)
 
-    @event_handler("tickets", "#")
+    @event_handler("tickets", "#", handler_type=BROADCAST, reliable_delivery=False)
     def on_tickets_event(self, envelope: Any) -> None:
         self._prompted(envelope)
 
-    @event_handler("messenger_bridge", "#")
+    @event_handler("messenger_bridge", "#", handler_type=BROADCAST, reliable_delivery=False)
     def on_messenger_bridge_event(self, envelope: Any) -> None:
         self._prompted(envelope)
 

@@ -14,6 +14,10 @@ backends (embedded SQLite beside the event store, or MongoDB).
   documents also carried their company (a SQLite column, a MongoDB field and index, never
   read) load and take commits as they are: reads never named it and writes leave it empty,
   so no format change and no rebuild is needed.
+* One writer among copies: every portal_query copy follows the store into its own memory,
+  but only the holder of the *writer lease* (a record with an expiry, taken or renewed by
+  compare-and-set: the MongoDB way of one-at-a-time work) commits. Copies that all committed
+  would each see the others' revisions as a move under them and reload again and again.
 * A backend whose transactions have limits says so (:class:`CommitLimits`); the projector
   then commits as soon as the changes pending reach one, each batch still with its
   checkpoint, instead of letting one commit grow with the number of events it covers.
@@ -25,6 +29,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -113,6 +118,14 @@ class ProjectionStorage(ABC):
     def parked(self, generation: int) -> list[ParkedEvent]:
         """The generation's parked events, by position."""
 
+    def snapshot(
+        self, generation: int, batch_size: int = 2000
+    ) -> tuple[GenerationState, list[ParkedEvent], Iterator[list[StoredDocument]]] | None:
+        """The generation's state, parked events and documents as of one moment (a copy
+        loading while another one commits would otherwise read them at different ones);
+        ``None`` when the backend cannot, and the reader checks the state afterwards."""
+        return None
+
     @abstractmethod
     def commit(
         self,
@@ -128,6 +141,11 @@ class ProjectionStorage(ABC):
         checkpoint atomically; return the new revision. :class:`StaleProjection` when
         the revision moved on (or the generation is no longer current)."""
 
+    @abstractmethod
+    def hold_lease(self, holder: str, seconds: float, now: float | None = None) -> bool:
+        """Take the writer lease for ``holder`` or renew it, for ``seconds`` from ``now``
+        (wall clock); False while another holder's lease runs."""
+
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections."""
 
@@ -140,6 +158,9 @@ CREATE TABLE IF NOT EXISTS projection_generations (
     generation INTEGER PRIMARY KEY,
     checkpoint INTEGER NOT NULL,
     revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projection_lease (
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL
 );
 """
 
@@ -254,6 +275,22 @@ class SqliteProjectionStorage(ProjectionStorage):
                     db.execute(f"DROP TABLE IF EXISTS {table}")
                 db.execute("DELETE FROM projection_generations WHERE generation = ?", (old,))
 
+    def hold_lease(self, holder: str, seconds: float, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT holder, expires FROM projection_lease WHERE name = 'writer'"
+            ).fetchone()
+            if row and row[0] != holder and row[1] > now:
+                return False
+            db.execute(
+                "INSERT INTO projection_lease (name, holder, expires) VALUES ('writer', ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires = excluded.expires",
+                (holder, now + seconds),
+            )
+            return True
+
     def documents(self, generation: int, batch_size: int = 2000) -> Iterator[list[StoredDocument]]:
         # A connection of its own: the caller may yield to other greenthreads between
         # batches, and they may commit on the main connection meanwhile.
@@ -271,12 +308,41 @@ class SqliteProjectionStorage(ProjectionStorage):
 
     def parked(self, generation: int) -> list[ParkedEvent]:
         with self._lock:
-            table = _tables(generation)[1]
-            rows = self._db.execute(
-                f"SELECT position, event_id, stream_id, type, error, attempts FROM {table} "  # noqa: S608
-                "ORDER BY position"
-            ).fetchall()
+            return self._parked(self._db, generation)
+
+    @staticmethod
+    def _parked(db: sqlite3.Connection, generation: int) -> list[ParkedEvent]:
+        table = _tables(generation)[1]
+        rows = db.execute(
+            f"SELECT position, event_id, stream_id, type, error, attempts FROM {table} "  # noqa: S608
+            "ORDER BY position"
+        ).fetchall()
         return [ParkedEvent(*row) for row in rows]
+
+    def snapshot(
+        self, generation: int, batch_size: int = 2000
+    ) -> tuple[GenerationState, list[ParkedEvent], Iterator[list[StoredDocument]]]:
+        # One read transaction on a connection of its own: WAL keeps its snapshot while
+        # writers commit, however long the caller takes between batches.
+        db = self._connect()
+        db.execute("BEGIN")
+        state = self._state(db, generation)
+        if state is None:
+            db.close()
+            raise StaleProjection(f"generation {generation} does not exist")
+
+        def batches() -> Iterator[list[StoredDocument]]:
+            try:
+                cursor = db.execute(
+                    f"SELECT kind, key, body FROM {_tables(generation)[0]} ORDER BY kind, key"  # noqa: S608
+                )
+                while rows := cursor.fetchmany(batch_size):
+                    yield [(kind, key, json.loads(body)) for kind, key, body in rows]
+                db.execute("COMMIT")
+            finally:
+                db.close()
+
+        return state, self._parked(db, generation), batches()
 
     def commit(
         self,
@@ -500,6 +566,20 @@ class MongoProjectionStorage(ProjectionStorage):
             return expected_revision + 1
 
         return self._in_transaction(work)
+
+    def hold_lease(self, holder: str, seconds: float, now: float | None = None) -> bool:
+        from pymongo.errors import DuplicateKeyError
+
+        now = time.time() if now is None else now
+        try:
+            self._meta.update_one(
+                {"_id": "writer_lease", "$or": [{"holder": holder}, {"expires": {"$lte": now}}]},
+                {"$set": {"holder": holder, "expires": now + seconds}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # the lease exists, held by another, not expired
+            return False
+        return True
 
     def close(self) -> None:
         self._client.close()

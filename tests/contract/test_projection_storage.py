@@ -226,3 +226,35 @@ def test_a_projector_on_either_backend_stores_the_same_documents(backend, tmp_pa
         "acme",
         {"id": "acme", "name": "Acme Inc."},
     )
+
+
+def test_the_writer_lease_is_one_holders_until_it_expires(storage):
+    assert storage.hold_lease("first", 5, now=100.0)
+    assert not storage.hold_lease("second", 5, now=102.0), "held by another, not expired"
+    assert storage.hold_lease("first", 5, now=103.0), "its holder renews it"
+    assert not storage.hold_lease("second", 5, now=107.9)
+    assert storage.hold_lease("second", 5, now=108.0), "expired: another takes it over"
+    assert not storage.hold_lease("first", 5, now=109.0)
+
+
+def test_a_sqlite_snapshot_holds_one_moment_while_the_writer_commits(tmp_path):
+    """A copy loading the projection while the writer copy commits reads one moment's
+    state, parked events and documents, however long it takes between batches."""
+    storage = SqliteProjectionStorage(tmp_path / PROJECTIONS_FILE)
+    generation = current_generation(storage)
+    revision = storage.commit(
+        generation,
+        0,
+        1,
+        {("ticket", "1"): {"id": 1}, ("ticket", "2"): {"id": 2}},
+        parked=[parked(1)],
+    )
+
+    state, parked_then, batches = storage.snapshot(generation, batch_size=1)
+    first = next(batches)
+    storage.commit(generation, revision, 2, {("ticket", "3"): {"id": 3}}, parked=[parked(2)])
+    read = first + [document for batch in batches for document in batch]
+
+    assert (state.checkpoint, state.revision) == (1, revision)
+    assert [position.position for position in parked_then] == [1]
+    assert [key for _kind, key, _body in read] == ["1", "2"]

@@ -57,7 +57,7 @@ def test_a_service_that_is_not_running_is_a_503_named_by_healthz(platform):
 def test_a_stopped_service_is_a_504_and_its_requests_are_not_carried_out_later(platform):
     stack, api = platform
     api.admin_ok("POST", "/api/admin/contacts", json={"id": "bob", "email": "bob@example.com"})
-    stack.stop("tickets")
+    stack.stop(*stack.copies_of("tickets"))
     before = stored_events(stack)
     for answer in [
         api.admin(
@@ -74,7 +74,7 @@ def test_a_stopped_service_is_a_504_and_its_requests_are_not_carried_out_later(p
     assert set(health.json()["failing"]) == {"tickets", MISSING}
     assert health.json()["services"]["tickets"]["status"] == "upstream_timeout"
 
-    stack.start("tickets")
+    stack.start(*stack.copies_of("tickets"))
     eventually(lambda: "tickets" not in api.call("GET", "/healthz").json()["failing"], timeout=60)
     time.sleep(RPC_TIMEOUT)  # any request still queued would have been carried out by now
     assert stored_events(stack) == before

@@ -18,7 +18,7 @@ import pytest
 from services.gateway.inputs import MAX_BODY_BYTES
 from tests.e2e.test_gateway_http import assert_security_headers
 from tests.support.api import api_stack
-from tests.support.stack import ADMIN_TOKEN
+from tests.support.stack import ADMIN_TOKEN, service_log
 
 # Short deadlines so the tests that wait for them stay short; the defaults are 10 s.
 HEAD_TIMEOUT = 4
@@ -330,7 +330,7 @@ def test_a_malformed_chunk_is_a_400_and_logged(gateway):
     correlation_id = answer.getheader("X-Request-ID")
     logged = [
         json.loads(line)
-        for line in (stack.log_dir / "gateway.log").read_text().splitlines()
+        for line in service_log(stack, "gateway").splitlines()
         if correlation_id in line
     ]
     assert [(line["event"], line["status"], line["code"]) for line in logged] == [

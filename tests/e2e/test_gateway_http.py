@@ -13,7 +13,7 @@ import pytest
 from portalctl.stack import REPOSITORY
 from services.gateway.dependencies import CONTENT_TYPES
 from tests.support.api import error_of
-from tests.support.stack import ADMIN_TOKEN
+from tests.support.stack import ADMIN_TOKEN, service_log
 
 WEB_ROOT = REPOSITORY / "services" / "gateway" / "web"
 SERVICES = {"identity", "companies", "tickets", "messenger_bridge", "portal_query", "notifications"}
@@ -212,7 +212,7 @@ def test_each_request_is_logged_once_with_its_route_and_never_its_secrets(platfo
     )
     assert answer.status_code == 201
     assert answer.headers["X-Request-ID"] == correlation_id
-    log_text = (stack.log_dir / "gateway.log").read_text()
+    log_text = service_log(stack, "gateway")
     lines = [json.loads(line) for line in log_text.splitlines() if correlation_id in line]
     requests_logged = [line for line in lines if line["event"] == "http request"]
     assert len(requests_logged) == 1

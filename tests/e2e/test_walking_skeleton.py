@@ -8,8 +8,11 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.support.broker import BROKER_URI
-from tests.support.stack import ADMIN_TOKEN, running_stack
+from tests.support.stack import ADMIN_TOKEN, running_stack, service_log
 from tests.support.waiting import eventually
+
+# Also run on two copies of every service by `make test` (PORTAL_REPLICAS=2).
+pytestmark = pytest.mark.replicas
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +58,6 @@ def test_correlation_id_travels_from_http_through_rpc_into_the_logs(stack):
     expected = {"gateway", "tickets", *read_side}
 
     def logged_by() -> set[str]:
-        return {
-            name
-            for name in expected
-            if "trace-me-42" in (stack.log_dir / f"{name}.log").read_text()
-        }
+        return {name for name in expected if "trace-me-42" in service_log(stack, name)}
 
     eventually(lambda: logged_by() == expected)

@@ -178,11 +178,13 @@ def seed(admin: Client, base_url: str, plan: LoadPlan, identity_secret: str) -> 
     return World(tickets, users)
 
 
-def portal_user(base_url: str, token: str, plan: LoadPlan, until: float, seen: Measurements):
+def portal_user(
+    base_url: str, token: str, plan: LoadPlan, until: float, seen: Measurements, stop=None
+):
     """Search, page through the results and open a ticket now and then."""
     rng = random.Random(token)
     client = Client(base_url, token)
-    while time.perf_counter() < until:
+    while time.perf_counter() < until and not (stop and stop.is_set()):
         q = " ".join(rng.sample(WORDS, rng.choice([1, 1, 2])))
         if rng.random() < 0.3:
             q = q[: rng.randint(2, len(q))]  # typing: the last word as a prefix
@@ -255,7 +257,9 @@ def changes(world: World, rng: random.Random):
             )
 
 
-def teammates(base_url: str, admin_token: str, world: World, plan: LoadPlan, until, seen):
+def teammates(
+    base_url: str, admin_token: str, world: World, plan: LoadPlan, until, seen, stop=None
+):
     """Offer ``changes_per_second`` changes until ``until``; answer the accepted ones."""
     pending: queue.Queue[Change | None] = queue.Queue()
     accepted: list[Change] = []
@@ -277,7 +281,7 @@ def teammates(base_url: str, admin_token: str, world: World, plan: LoadPlan, unt
         thread.start()
     stream = changes(world, random.Random(2))
     next_at = time.perf_counter()
-    while next_at < until:
+    while next_at < until and not (stop and stop.is_set()):
         time.sleep(max(0.0, next_at - time.perf_counter()))
         pending.put(next(stream))
         next_at += 1 / plan.changes_per_second
@@ -288,19 +292,30 @@ def teammates(base_url: str, admin_token: str, world: World, plan: LoadPlan, unt
     return accepted
 
 
-def run(base_url: str, admin_token: str, identity_secret: str, plan: LoadPlan):
-    """Seed, then run users and teammates together: ``(measurements, accepted changes)``."""
+def run(
+    base_url: str,
+    admin_token: str,
+    identity_secret: str,
+    plan: LoadPlan,
+    on_seeded=None,
+    stop: threading.Event | None = None,
+):
+    """Seed, then run users and teammates together: ``(measurements, accepted changes)``.
+    ``on_seeded()`` is called between the two (say, to start a profiler); ``stop``, once
+    set, ends the load before ``plan.seconds``."""
     admin = Client(base_url, admin_token)
     world = seed(admin, base_url, plan, identity_secret)
+    if on_seeded is not None:
+        on_seeded()
     seen = Measurements()
     until = seen.started + plan.seconds
     users = [
-        threading.Thread(target=portal_user, args=(base_url, token, plan, until, seen))
+        threading.Thread(target=portal_user, args=(base_url, token, plan, until, seen, stop))
         for _, token in world.users
     ]
     for thread in users:
         thread.start()
-    accepted = teammates(base_url, admin_token, world, plan, until, seen)
+    accepted = teammates(base_url, admin_token, world, plan, until, seen, stop)
     for thread in users:
         thread.join()
     seen.finished = time.perf_counter()

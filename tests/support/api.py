@@ -22,6 +22,7 @@ from tests.support.stack import (
     drop_store_database,
     event_store_of,
     platform_env,
+    replicas_env,
     running_stack,
 )
 from tests.support.waiting import eventually
@@ -38,6 +39,7 @@ def api_stack_without(root: Path, missing: str, **env: str) -> Iterator[tuple[St
             env=platform_env(root, amqp_uri, **env),
             log_dir=root / "logs",
             names=[name for name in PROCESSES if name != missing],
+            replicas=replicas_env(),
         )
         stack.start()
         try:
@@ -49,7 +51,7 @@ def api_stack_without(root: Path, missing: str, **env: str) -> Iterator[tuple[St
                 except requests.RequestException:
                     return False
 
-            eventually(only_the_missing_one_fails, timeout=60)
+            eventually(only_the_missing_one_fails, timeout=60 * stack.replicas)
             yield stack, api
         finally:
             stack.stop()

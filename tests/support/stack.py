@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pymongo
+import yaml
 
-from kernel.config import partition_count
+from kernel.config import partition_count, replicas
 from kernel.eventstore import EventStore, open_event_store
 from portalctl.stack import Stack
 from services.portal_query.storage import ProjectionStorage, open_projection_storage
@@ -34,6 +35,12 @@ def store_database_env() -> dict[str, str]:
     """Against a real MongoDB, a database of the stack's own; on SQLite nothing (the data
     directory is the stack's own already)."""
     return {"MONGO_DATABASE": f"portal_test_{uuid.uuid4().hex[:12]}"} if real_mongo_uri() else {}
+
+
+def replicas_env() -> int:
+    """``PORTAL_REPLICAS`` from the test run's environment: how many copies of every service
+    a test's platform runs (``PORTAL_REPLICAS=2 pytest tests/e2e``)."""
+    return replicas({"PORTAL_REPLICAS": yaml.safe_load(os.environ.get("PORTAL_REPLICAS", "1"))})
 
 
 def platform_env(root: Path, amqp_uri: str, **overrides: str) -> dict[str, str]:
@@ -97,6 +104,12 @@ def event_store_of(stack: Stack) -> EventStore:
     return open_event_store(stack_config(stack))
 
 
+def service_log(stack: Stack, service: str) -> str:
+    """What every copy of ``service`` logged, one copy after another."""
+    logs = [stack.log_dir / f"{name}.log" for name in stack.copies_of(service)]
+    return "".join(log.read_text() for log in logs if log.exists())
+
+
 def drop_store_database(env: dict[str, str]) -> None:
     if "MONGO_DATABASE" in env:
         with pymongo.MongoClient(real_mongo_uri()) as client:
@@ -109,20 +122,24 @@ def running_stack(
     amqp_uri: str,
     names: list[str] | None = None,
     management: str = MANAGEMENT,
+    copies: int | None = None,
     **env: str,
 ) -> Iterator[Stack]:
     """The platform's processes (or ``names``) on a fresh vhost of the broker at
-    ``amqp_uri`` (whose management API is ``management``), with a fresh store."""
+    ``amqp_uri`` (whose management API is ``management``), with a fresh store; each service
+    as ``copies`` processes (default: ``PORTAL_REPLICAS`` of the test run, else 1)."""
     with fresh_vhost(amqp_uri, management=management) as vhost_uri:
         # Named at construction, so the read side's name becomes its partitions' names.
         stack = Stack(
             env=platform_env(root, vhost_uri, **{"CATCH_UP_INTERVAL": "0.5", **env}),
             log_dir=root / "logs",
             **({"names": list(names)} if names else {}),
+            replicas=copies or replicas_env(),
         )
         stack.start()
         try:
-            stack.wait_ready()
+            # A readiness wait: each copy is one more process starting on the same cores.
+            stack.wait_ready(timeout=60 * stack.replicas)
             yield stack
         finally:
             stack.stop()
