@@ -63,8 +63,13 @@ def merge_facets(answers: list[dict]) -> dict[str, Any]:
 
 
 def merge_tickets_space(answers: list[dict]) -> dict[str, Any]:
+    """The tickets of every partition, newest first; the portal switch (a setting every
+    partition holds) as they all say it."""
     items = {item["id"]: item for answer in answers for item in answer["items"]}
-    return {"items": sorted(items.values(), key=lambda i: (i["updated_at"], i["id"]), reverse=True)}
+    return {
+        "items": sorted(items.values(), key=lambda i: (i["updated_at"], i["id"]), reverse=True),
+        "portal_enabled": all(answer["portal_enabled"] for answer in answers),
+    }
 
 
 def settle(outcomes: list[Any]) -> list[Any]:
