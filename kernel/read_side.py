@@ -63,8 +63,30 @@ def merge_facets(answers: list[dict]) -> dict[str, Any]:
 
 
 def merge_tickets_space(answers: list[dict]) -> dict[str, Any]:
+    """The tickets of every partition, newest first; the portal switch (a setting every
+    partition holds) as they all say it."""
     items = {item["id"]: item for answer in answers for item in answer["items"]}
-    return {"items": sorted(items.values(), key=lambda i: (i["updated_at"], i["id"]), reverse=True)}
+    return {
+        "items": sorted(items.values(), key=lambda i: (i["updated_at"], i["id"]), reverse=True),
+        "portal_enabled": all(answer["portal_enabled"] for answer in answers),
+    }
+
+
+def merge_inbox_facets(answers: list[dict]) -> dict[str, Any]:
+    return {
+        **merge_facets(answers),
+        "no_company": any(answer["no_company"] for answer in answers),
+    }
+
+
+def merge_companies(answers: list[dict]) -> dict[str, Any]:
+    """Every partition holds every company and its members, in the same order; each counts
+    the tickets it holds, so a company's count is their sum."""
+    tickets: dict[str, int] = {}
+    for answer in answers:
+        for company in answer["items"]:
+            tickets[company["id"]] = tickets.get(company["id"], 0) + company["tickets"]
+    return {"items": [{**c, "tickets": tickets[c["id"]]} for c in answers[0]["items"]]}
 
 
 def settle(outcomes: list[Any]) -> list[Any]:
@@ -207,24 +229,12 @@ class ReadSide:
     def inbox_facets(self) -> dict:
         if self.single is not None:
             return self.single.inbox_facets()
-        answers = self._ask(self._every(), "inbox_facets")
-        return {
-            **merge_facets(answers),
-            "no_company": any(answer["no_company"] for answer in answers),
-        }
+        return merge_inbox_facets(self._ask(self._every(), "inbox_facets"))
 
     def companies(self) -> dict:
-        """Every partition holds every company and its members; each counts the tickets it
-        holds, so a company's count is their sum."""
         if self.single is not None:
             return self.single.companies()
-        answers = self._ask(self._every(), "companies")
-        tickets: dict[str, int] = {}
-        for answer in answers:
-            for company in answer["items"]:
-                tickets[company["id"]] = tickets.get(company["id"], 0) + company["tickets"]
-        items = [{**company, "tickets": tickets[company["id"]]} for company in answers[0]["items"]]
-        return {"items": items}
+        return merge_companies(self._ask(self._every(), "companies"))
 
     def company_members(self, company_id: str) -> dict:
         """Members are held by every partition: the company's home partition answers."""

@@ -17,9 +17,16 @@ from kernel.contracts.envelope import NewEvent
 from kernel.errors import PortalError
 from kernel.eventstore import open_event_store
 from kernel.partitions import ASSIGNED, ASSIGNMENT_STREAM, hashed, service_name
-from kernel.read_side import merge_facets, merge_tables, merge_tickets_space, settle
+from kernel.read_side import (
+    merge_companies,
+    merge_facets,
+    merge_inbox_facets,
+    merge_tables,
+    merge_tickets_space,
+    settle,
+)
 from portalctl.__main__ import main
-from services.portal_query import queries
+from services.portal_query import queries, teammates
 from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.partition import PartitionFilter
 from services.portal_query.read_model import ReadModel
@@ -210,6 +217,15 @@ def test_facets_details_and_the_tickets_space_merge_like_one(store):
             lambda v, ticket_id=ticket_id: queries.portal_get_ticket(v, "ann", ticket_id),
         )
         assert answer[0] == queries.portal_get_ticket(single, "ann", ticket_id)
+
+
+def test_the_consoles_inbox_facets_and_company_list_merge_like_one(store):
+    single = fold(store.read_all(0, 100_000))
+    views = Partitioned(store).views()
+    every = range(COUNT)
+    facets = ask(views, every, teammates.inbox_facets)
+    assert merge_inbox_facets(facets) == teammates.inbox_facets(single)
+    assert merge_companies(ask(views, every, teammates.companies)) == teammates.companies(single)
 
 
 def test_each_partition_holds_only_its_companies_and_the_conversations_of_their_tickets(store):
