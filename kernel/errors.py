@@ -77,3 +77,9 @@ class ServiceUnavailable(PortalError, code="service_unavailable", status=503): .
 
 
 class UpstreamTimeout(PortalError, code="upstream_timeout", status=504): ...
+
+
+# The fields of a :class:`ServiceUnavailable` from a read side copy still loading its
+# projection: its callers may ask again (another copy may serve), unlike a read that timed out
+# waiting for a position.
+PROJECTION_LOADING = {"projection": "loading"}

@@ -25,10 +25,21 @@ import eventlet
 
 from kernel.config import partition_count
 from kernel.dependencies import TimedRpcProxy, TimedServiceProxy
-from kernel.errors import NoPortalAccess, NotFound, PortalError
+from kernel.errors import (
+    PROJECTION_LOADING,
+    NoPortalAccess,
+    NotFound,
+    PortalError,
+    ServiceUnavailable,
+)
 from kernel.partitions import SERVICE, hashed, service_name
 
 ACCESS_ORDER = ("email", "company", "ticket")
+# A read that reached a copy still loading its projection (a start, a restart) is asked
+# again: with copies, the broker gives the next attempt to whichever copy is free, most
+# likely one that serves. Reads change nothing, so asking twice is safe.
+READ_ATTEMPTS = 3
+READ_RETRY_PAUSE = 0.05
 DEFAULT_PER_PAGE = 25
 
 
@@ -112,10 +123,33 @@ def settle(outcomes: list[Any]) -> list[Any]:
     return []
 
 
+class RetriedReads:
+    """A partition's (or the one portal_query's) methods, each asked up to
+    ``READ_ATTEMPTS`` times while the copy asked is still loading."""
+
+    def __init__(self, proxy: TimedServiceProxy):
+        self._proxy = proxy
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        target = getattr(self._proxy, method)
+
+        def call(*args, **kwargs):
+            for _ in range(READ_ATTEMPTS - 1):
+                try:
+                    return target(*args, **kwargs)
+                except ServiceUnavailable as error:
+                    if error.fields != PROJECTION_LOADING:
+                        raise
+                    eventlet.sleep(READ_RETRY_PAUSE)
+            return target(*args, **kwargs)
+
+        return call
+
+
 class ReadSide:
     """The read side's calls for one worker (see the module's docstring)."""
 
-    def __init__(self, count: int, proxy: Callable[[str], TimedServiceProxy]):
+    def __init__(self, count: int, proxy: Callable[[str], RetriedReads]):
         self.count = count
         self._proxy = proxy
         self.single = proxy(SERVICE) if count == 1 else None
@@ -284,7 +318,9 @@ class PortalReadSide(TimedRpcProxy):
         self.count = partition_count(self.container.config)
 
     def get_dependency(self, worker_ctx) -> ReadSide:
-        def proxy(name: str) -> TimedServiceProxy:
-            return TimedServiceProxy(worker_ctx, name, self.rpc_reply_listener, **self.options)
+        def proxy(name: str) -> RetriedReads:
+            return RetriedReads(
+                TimedServiceProxy(worker_ctx, name, self.rpc_reply_listener, **self.options)
+            )
 
         return ReadSide(self.count, proxy)

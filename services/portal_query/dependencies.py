@@ -48,7 +48,7 @@ from eventlet.queue import Empty, Full, LightQueue
 from nameko.extensions import DependencyProvider
 
 from kernel.config import own_partition, partition_count
-from kernel.errors import ServiceUnavailable
+from kernel.errors import PROJECTION_LOADING, ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
 from services.portal_query import snapshot
@@ -205,7 +205,7 @@ class LiveProjection:
     def view(self) -> View:
         projector, partition = self.projector, self.partition
         if projector is None:
-            raise ServiceUnavailable("the portal projection is still loading")
+            raise ServiceUnavailable("the portal projection is still loading", PROJECTION_LOADING)
         if partition is None:
             return projector.view
         return View(projector.model, projector.index, partition.serves)
@@ -216,7 +216,9 @@ class LiveProjection:
         partition = self.partition
         if partition is None:
             if partition_count(self.config) > 1:
-                raise ServiceUnavailable("the portal projection is still loading")
+                raise ServiceUnavailable(
+                    "the portal projection is still loading", PROJECTION_LOADING
+                )
             return [{"partition": 0, "companies": sorted(company_ids)}] if company_ids else []
         owners: dict[int, list[str]] = {}
         for company in sorted(company_ids):
@@ -226,7 +228,7 @@ class LiveProjection:
     def status(self) -> dict[str, Any]:
         projector = self.projector
         if projector is None:
-            raise ServiceUnavailable("the portal projection is still loading")
+            raise ServiceUnavailable("the portal projection is still loading", PROJECTION_LOADING)
         return projector.status()
 
     # the applier -----------------------------------------------------------------------
