@@ -1,10 +1,12 @@
 """Two copies of every service under load (the load scenario, small): one copy of each
 service is killed with SIGKILL in turn, the gateway included, and comes back; then every
-copy is restarted in turn with SIGTERM (a rolling restart). No request fails (the load's
-client retries a request once on a new connection when its connection breaks, as a browser
-does, so a request in flight to a killed gateway is answered by the other one), every
-accepted change reaches the projection exactly once (the served projection equals a clean
-rebuild of the store), and a copy that comes back catches up by itself."""
+copy is restarted in turn with SIGTERM (a rolling restart). No request is answered with an
+error (a read that reaches a portal_query copy still loading is asked again), every accepted
+change reaches the projection exactly once (the served projection equals a clean rebuild of
+the store), and a copy that comes back catches up by itself. The load's client retries a
+request once on a new connection when its connection breaks, as a browser does; a request
+whose connection breaks twice, around a gateway going away, is the one known failure
+(an expected failure, reported with the requests it hit)."""
 
 from __future__ import annotations
 
@@ -67,11 +69,6 @@ def publisher(stack: Stack) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a restarted portal_query copy takes calls from its queue before its projection "
-    "has loaded and answers those reads 503 (one read of thousands in the last run here)",
-)
 def test_copies_killed_and_restarted_under_load_lose_no_request(tmp_path):
     with running_stack(tmp_path, BROKER_URI, copies=2) as stack:
         outcome: dict = {}
@@ -103,9 +100,22 @@ def test_copies_killed_and_restarted_under_load_lose_no_request(tmp_path):
         head = event_store_of(stack).head_position()
         eventually(lambda: projections_at(tmp_path).current().checkpoint == head, timeout=30)
 
-    summary = outcome["seen"].summary()
-    assert summary["errors"] == 0, dict(outcome["seen"].errors)
     assert lost == []
     assert (status["lag_events"], status["parked"]) == (0, 0)
     served, rebuilt = served_and_rebuilt(tmp_path)
     assert served == rebuilt
+    errors = {kind: found for kind, found in outcome["seen"].errors.items() if found}
+    answered = {kind: [e for e in found if not broken(e)] for kind, found in errors.items()}
+    assert not any(answered.values()), answered  # no request was answered with an error
+    if errors:
+        # Known and open: each gateway listens on its own SO_REUSEPORT socket, and a
+        # connection the kernel queued on the socket of a gateway that is killed or stops
+        # is reset with it; the client's one retry can meet the same fate.
+        pytest.xfail(f"connections reset by a gateway going away: {errors}")
+
+
+def broken(error: str) -> bool:
+    """A request that got no answer because its connection broke (status 0)."""
+    return error.startswith("0: ") and any(
+        name in error for name in ("RemoteDisconnected", "ConnectionReset", "BrokenPipe")
+    )
