@@ -13,7 +13,7 @@ import itertools
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Portal, screenshot, sign_in
+from tests.browser.conftest import Portal, assert_accessible, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -61,6 +61,7 @@ def test_the_form_shows_only_customer_fields_and_marks_each_problem_next_to_its_
     expect(page.get_by_role("heading", name="New ticket")).to_be_focused()
     expect(page.get_by_label("Severity (required)")).to_be_visible()
     expect(page.get_by_label("Root cause")).to_have_count(0)
+    assert_accessible(page, "new ticket")
 
     page.get_by_label("Seats").fill("12")
     page.get_by_role("button", name="Create ticket").click()
@@ -74,6 +75,7 @@ def test_the_form_shows_only_customer_fields_and_marks_each_problem_next_to_its_
         described = field.get_attribute("aria-describedby")
         expect(page.locator(f"#{described.split()[-1]}")).to_have_text(problem)
     expect(page.get_by_label("Seats")).not_to_have_attribute("aria-invalid", "true")
+    assert_accessible(page, "new ticket with problems")
     screenshot(page, "new-ticket-errors")
     # The summary's links lead to the fields.
     summary.get_by_role("link", name="Severity (required): Severity is required").click()

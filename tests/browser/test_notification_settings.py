@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Portal, screenshot, sign_in
+from tests.browser.conftest import Portal, assert_accessible, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +28,7 @@ def test_a_user_follows_their_company_tickets_from_the_ticket_page(page: Page, p
         company.focus()
         page.keyboard.press("Space")
         expect(settings.get_by_role("status")).to_have_text("Saved.")
+        assert_accessible(page, "ticket details with the e-mail setting")
         assert client.get(preferences, timeout=10).json() == {
             "my_tickets": True,
             "company_tickets": True,
