@@ -13,7 +13,7 @@ import itertools
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Portal, assert_accessible, screenshot, sign_in
+from tests.browser.conftest import Portal, assert_accessible, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -76,7 +76,6 @@ def test_the_form_shows_only_customer_fields_and_marks_each_problem_next_to_its_
         expect(page.locator(f"#{described.split()[-1]}")).to_have_text(problem)
     expect(page.get_by_label("Seats")).not_to_have_attribute("aria-invalid", "true")
     assert_accessible(page, "new ticket with problems")
-    screenshot(page, "new-ticket-errors")
     # The summary's links lead to the fields.
     summary.get_by_role("link", name="Severity (required): Severity is required").click()
     expect(severity).to_be_focused()
@@ -105,7 +104,6 @@ def test_a_keyboard_user_creates_a_ticket_and_sees_it_at_once_then_resolves_and_
     facts = page.locator("[data-slot=facts]")
     expect(facts).to_contain_text("High")
     expect(facts).to_contain_text("2026-11-30")
-    screenshot(page, "new-ticket-created")
 
     page.get_by_role("button", name="Mark as resolved").click()
     expect(page.locator("[data-slot=state]")).to_have_text("Resolved")
@@ -146,4 +144,3 @@ def test_the_messenger_tickets_space_creates_and_lists_the_new_ticket(
 
     expect(page.get_by_role("heading", name="Your tickets")).to_be_visible()
     expect(page.locator(".space-list")).to_contain_text("From the Messenger")
-    screenshot(page, "new-ticket-space")

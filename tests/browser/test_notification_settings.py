@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Portal, assert_accessible, screenshot, sign_in
+from tests.browser.conftest import Portal, assert_accessible, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,6 @@ def test_a_user_follows_their_company_tickets_from_the_ticket_page(page: Page, p
             "my_tickets": True,
             "company_tickets": True,
         }
-        screenshot(page, "notifications")
 
         page.reload()
         expect(page.get_by_label("Every ticket of my companies that I can see")).to_be_checked()

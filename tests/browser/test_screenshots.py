@@ -123,3 +123,25 @@ def test_the_console_on_the_demo(tab: Page, demo: Demo):
     expect(tab.locator(".condition-count")).to_contain_text("Matches")
     assert_accessible(tab, "demo portal settings")
     screenshot(tab, "console-settings")
+
+
+def test_a_demo_user_creates_a_ticket_through_the_bug_form(tab: Page, demo: Demo):
+    """Last in this module: the ticket it creates joins the demo the tests above show."""
+    tab.goto(demo.sign_in_link("ann"))
+    tab.get_by_role("link", name="New ticket").click()
+    title = tab.get_by_label("Title (required)")
+    expect(title).to_be_visible()
+    tab.get_by_label("Type").select_option(label="Bug")
+    tab.get_by_role("button", name="Create ticket").click()
+    expect(tab.get_by_label("Priority (required)")).to_have_attribute("aria-invalid", "true")
+    screenshot(tab, "new-ticket-errors")
+
+    title.fill("Exports stop after 10,000 rows")
+    tab.get_by_label("Description").fill("The CSV export of the orders report ends early.")
+    tab.get_by_label("Priority (required)").select_option("High")
+    tab.get_by_label("How many users are affected?").fill("12")
+    tab.get_by_role("button", name="Create ticket").click()
+    expect(tab.get_by_role("heading", level=1)).to_have_text("Exports stop after 10,000 rows")
+    expect(tab.get_by_role("region", name="E-mail notifications")).to_be_visible()
+    assert_accessible(tab, "demo new ticket")
+    screenshot(tab, "new-ticket-created")
