@@ -37,6 +37,14 @@ class PortalUser:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     companies: Collection[str] = ()
 
+    @classmethod
+    def of(cls, user_id: str, contact: Any, companies: Collection[str]) -> PortalUser:
+        """The user from their contact (anything with ``email`` and ``attributes``), or
+        from their id alone when they are no contact."""
+        if contact is None:
+            return cls(user_id, companies=companies)
+        return cls(user_id, contact.email, contact.attributes, companies)
+
 
 def restricted(user: PortalUser, conditions: Sequence[Mapping[str, Any]]) -> bool:
     """Whether the user sees only the tickets they created."""

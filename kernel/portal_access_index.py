@@ -85,11 +85,9 @@ class PortalAccessIndex(CatchUpIndex):
         return portal_access.may_open(self._user(user_id), self.conditions, participant_ids, linked)
 
     def _user(self, user_id: str) -> portal_access.PortalUser:
-        contact = self.contacts.get(user_id)
-        companies = self.companies_of.get(user_id, set())
-        if contact is None:
-            return portal_access.PortalUser(user_id, companies=companies)
-        return portal_access.PortalUser(user_id, contact.email, contact.attributes, companies)
+        return portal_access.PortalUser.of(
+            user_id, self.contacts.get(user_id), self.companies_of.get(user_id, set())
+        )
 
     # folding -----------------------------------------------------------------------------
 

@@ -166,11 +166,9 @@ class Audience:
         return self.preferences.get(contact_id, Preferences())
 
     def _portal_user(self, contact_id: str) -> portal_access.PortalUser:
-        contact = self.contacts.get(contact_id)
-        companies = self.companies_of.get(contact_id, set())
-        if contact is None:
-            return portal_access.PortalUser(contact_id, companies=companies)
-        return portal_access.PortalUser(contact_id, contact.email, contact.attributes, companies)
+        return portal_access.PortalUser.of(
+            contact_id, self.contacts.get(contact_id), self.companies_of.get(contact_id, set())
+        )
 
     # folding -----------------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from bson import Binary
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
 
 from kernel.eventstore.mongo import Transactions
+from kernel.lease import hold_in_mongo, holder_in_mongo
 from services.notifications.outbox import (
     CheckpointMoved,
     LeaseLost,
@@ -46,16 +46,8 @@ class MongoOutbox(Outbox):
     # the lease ----------------------------------------------------------------------------
 
     def hold_lease(self, holder: str, now: float, ttl: float) -> bool:
-        try:
-            with self._transactions.bounded():
-                self._state.update_one(
-                    {"_id": LEASE, "$or": [{"holder": holder}, {"expires_at": {"$lte": now}}]},
-                    {"$set": {"holder": holder, "expires_at": now + ttl}},
-                    upsert=True,
-                )
-        except DuplicateKeyError:  # held by another copy, not expired
-            return False
-        return True
+        with self._transactions.bounded():
+            return hold_in_mongo(self._state, LEASE, holder, now, ttl)
 
     def release_lease(self, holder: str) -> None:
         with self._transactions.bounded():
@@ -63,8 +55,7 @@ class MongoOutbox(Outbox):
 
     def lease_holder(self, now: float) -> str | None:
         with self._transactions.bounded():
-            lease = self._state.find_one({"_id": LEASE})
-        return lease["holder"] if lease and lease["expires_at"] > now else None
+            return holder_in_mongo(self._state, LEASE, now)
 
     # deciding -----------------------------------------------------------------------------
 
@@ -77,8 +68,7 @@ class MongoOutbox(Outbox):
         self, holder: str, now: float, expected: int | None, position: int, mails: list[Mail]
     ) -> None:
         def work(session: Any) -> None:
-            lease = self._state.find_one({"_id": LEASE}, session=session)
-            if lease is None or lease["holder"] != holder or lease["expires_at"] <= now:
+            if holder_in_mongo(self._state, LEASE, now, session) != holder:
                 raise LeaseLost(f"the sender's lease is not {holder}'s")
             current = self._state.find_one({"_id": CHECKPOINT}, session=session)
             if (current["position"] if current else None) != expected:

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from kernel.lease import SQLITE_LEASE_TABLE, hold_in_sqlite, holder_in_sqlite
 from services.notifications.outbox import (
     CheckpointMoved,
     LeaseLost,
@@ -16,7 +17,10 @@ from services.notifications.outbox import (
     PendingMail,
 )
 
-SCHEMA = """
+LEASE = "sender"  # the lease of the copy that decides and sends
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS outbox (
     event_id TEXT NOT NULL,
     contact_id TEXT NOT NULL,
@@ -32,9 +36,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, next_attempt_at, position);
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER);
-CREATE TABLE IF NOT EXISTS lease (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT,
-                                  expires_at REAL);
 """
+    + SQLITE_LEASE_TABLE
+)
 
 
 class SqliteOutbox(Outbox):
@@ -60,24 +64,14 @@ class SqliteOutbox(Outbox):
     def hold_lease(self, holder: str, now: float, ttl: float) -> bool:
         """Take or renew the lease for ``ttl`` seconds: true when ``holder`` has it now."""
         with self._write() as db:
-            row = db.execute("SELECT holder, expires_at FROM lease WHERE id = 1").fetchone()
-            if row is not None and row[0] != holder and row[1] > now:
-                return False
-            db.execute(
-                "INSERT INTO lease (id, holder, expires_at) VALUES (1, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, "
-                "expires_at = excluded.expires_at",
-                (holder, now + ttl),
-            )
-            return True
+            return hold_in_sqlite(db, LEASE, holder, now, ttl)
 
     def release_lease(self, holder: str) -> None:
         with self._write() as db:
-            db.execute("DELETE FROM lease WHERE id = 1 AND holder = ?", (holder,))
+            db.execute("DELETE FROM lease WHERE name = ? AND holder = ?", (LEASE, holder))
 
     def lease_holder(self, now: float) -> str | None:
-        row = self._db.execute("SELECT holder, expires_at FROM lease WHERE id = 1").fetchone()
-        return row[0] if row is not None and row[1] > now else None
+        return holder_in_sqlite(self._db, LEASE, now)
 
     # deciding -----------------------------------------------------------------------------
 
@@ -91,8 +85,7 @@ class SqliteOutbox(Outbox):
         """Record ``mails`` as pending and move the checkpoint from ``expected`` to
         ``position``, in one transaction, while ``holder`` holds the lease."""
         with self._write() as db:
-            row = db.execute("SELECT holder, expires_at FROM lease WHERE id = 1").fetchone()
-            if row is None or row[0] != holder or row[1] <= now:
+            if holder_in_sqlite(db, LEASE, now) != holder:
                 raise LeaseLost(f"the sender's lease is not {holder}'s")
             current = db.execute("SELECT position FROM checkpoint WHERE id = 1").fetchone()
             if (current[0] if current else None) != expected:

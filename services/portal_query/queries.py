@@ -105,11 +105,8 @@ def portal_companies(model: ReadModel, user_id: str) -> list[str]:
 
 def portal_user(model: ReadModel, user_id: str) -> portal_access.PortalUser:
     """The user as the access rule reads them."""
-    contact = model.contacts.get(user_id)
-    if contact is None:
-        return portal_access.PortalUser(user_id, companies=portal_companies(model, user_id))
-    return portal_access.PortalUser(
-        user_id, contact.email, contact.attributes, portal_companies(model, user_id)
+    return portal_access.PortalUser.of(
+        user_id, model.contacts.get(user_id), portal_companies(model, user_id)
     )
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.config import own_partition, partition_count
+from kernel.lease import SQLITE_LEASE_TABLE, hold_in_mongo, hold_in_sqlite
 from services.portal_query.documents import Document
 from services.portal_query.read_model import DocumentKey
 
@@ -152,17 +153,17 @@ class ProjectionStorage(ABC):
 
 # SQLite -------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA = """
+SQLITE_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS projection_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS projection_generations (
     generation INTEGER PRIMARY KEY,
     checkpoint INTEGER NOT NULL,
     revision INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS projection_lease (
-    name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL
-);
 """
+    + SQLITE_LEASE_TABLE
+)
 
 
 def _tables(generation: int) -> tuple[str, str]:
@@ -278,18 +279,7 @@ class SqliteProjectionStorage(ProjectionStorage):
     def hold_lease(self, holder: str, seconds: float, now: float | None = None) -> bool:
         now = time.time() if now is None else now
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT holder, expires FROM projection_lease WHERE name = 'writer'"
-            ).fetchone()
-            if row and row[0] != holder and row[1] > now:
-                return False
-            db.execute(
-                "INSERT INTO projection_lease (name, holder, expires) VALUES ('writer', ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-                "expires = excluded.expires",
-                (holder, now + seconds),
-            )
-            return True
+            return hold_in_sqlite(db, "writer", holder, now, seconds)
 
     def documents(self, generation: int, batch_size: int = 2000) -> Iterator[list[StoredDocument]]:
         # A connection of its own: the caller may yield to other greenthreads between
@@ -568,18 +558,8 @@ class MongoProjectionStorage(ProjectionStorage):
         return self._in_transaction(work)
 
     def hold_lease(self, holder: str, seconds: float, now: float | None = None) -> bool:
-        from pymongo.errors import DuplicateKeyError
-
         now = time.time() if now is None else now
-        try:
-            self._meta.update_one(
-                {"_id": "writer_lease", "$or": [{"holder": holder}, {"expires": {"$lte": now}}]},
-                {"$set": {"holder": holder, "expires": now + seconds}},
-                upsert=True,
-            )
-        except DuplicateKeyError:  # the lease exists, held by another, not expired
-            return False
-        return True
+        return hold_in_mongo(self._meta, "writer_lease", holder, now, seconds)
 
     def close(self) -> None:
         self._client.close()

@@ -39,19 +39,22 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", body, signal, headers: extra = {} } = {}) {
-  const headers = { Accept: "application/json", ...extra };
-  const position = lastPosition();
-  if (position !== null) headers[POSITION_HEADER] = position;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+/**
+ * One JSON call: `body` sent as JSON, the answer read as JSON (null when empty or not
+ * JSON). The response too, for its status and headers. Shared by the portal and the console.
+ */
+export async function fetchJson(path, { method = "GET", body, signal, headers = {}, credentials }) {
   const response = await fetch(path, {
     method,
-    headers,
+    headers: {
+      Accept: "application/json",
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      ...headers,
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
+    credentials,
     signal,
   });
-  remember(response.headers.get(POSITION_HEADER));
   const text = await response.text();
   let data = null;
   try {
@@ -59,6 +62,21 @@ export async function api(path, { method = "GET", body, signal, headers: extra =
   } catch {
     data = null;
   }
+  return { response, data };
+}
+
+export async function api(path, { method = "GET", body, signal, headers: extra = {} } = {}) {
+  const headers = { ...extra };
+  const position = lastPosition();
+  if (position !== null) headers[POSITION_HEADER] = position;
+  const { response, data } = await fetchJson(path, {
+    method,
+    body,
+    signal,
+    headers,
+    credentials: "same-origin",
+  });
+  remember(response.headers.get(POSITION_HEADER));
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }

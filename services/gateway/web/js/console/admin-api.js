@@ -3,7 +3,7 @@
  * sessionStorage only (never in a URL, never in a cookie the portal could send), and goes
  * with each call as a Bearer header. A 401 forgets it: the console asks again.
  */
-import { ApiError } from "../api.js";
+import { ApiError, fetchJson } from "../api.js";
 
 const TOKEN_KEY = "console-teammate-token";
 
@@ -29,25 +29,13 @@ export function forgetToken() {
 
 /** `adminApi("/api/admin/tickets", {method, body, signal})`: the JSON answer, or ApiError. */
 export async function adminApi(path, { method = "GET", body, signal, token } = {}) {
-  const headers = {
-    Accept: "application/json",
-    Authorization: `Bearer ${token ?? teammateToken()}`,
-  };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
+  const { response, data } = await fetchJson(path, {
     method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "omit",
+    body,
     signal,
+    headers: { Authorization: `Bearer ${token ?? teammateToken()}` },
+    credentials: "omit",
   });
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
   if (response.status === 401) forgetToken();
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
