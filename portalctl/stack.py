@@ -7,13 +7,16 @@ and writes JSON logs to ``<log_dir>/<name>.log``.
 Copies (``PORTAL_REPLICAS``): every service runs as ``replicas`` processes named ``tickets``,
 ``tickets.2``, ... They need nothing from each other: RPC copies compete on their service's
 queue, every copy follows the store itself, the relays hold a RabbitMQ lock (one publishes,
-the others stand by) and the gateways share one listening port (``SO_REUSEPORT``).
+the others stand by) and the gateways accept from one listening socket the stack holds and
+hands to each of them (systemd's socket activation protocol), so a connection waiting for a
+gateway outlives any copy of it.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -52,6 +55,12 @@ PROCESSES: dict[str, list[str]] = {
 
 
 READ_SIDE = "portal_query"
+GATEWAY = "gateway"
+
+# Starts a gateway with the stack's listening socket as systemd's socket activation does:
+# the descriptor as 3, and LISTEN_PID naming the process it is for (the shell's own pid,
+# which the interpreter keeps through ``exec``). Bash, as a POSIX shell may take one digit only.
+SOCKET_ACTIVATION = 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@" 3<&{fd}'
 
 
 def partition_names(count: int) -> list[str]:
@@ -60,6 +69,10 @@ def partition_names(count: int) -> list[str]:
 
 
 EVERY_INTERFACE = ("", "0.0.0.0")  # noqa: S104 - recognised, not bound to
+
+# Connections the gateways' socket queues before the kernel refuses more (capped by the
+# kernel's somaxconn).
+LISTEN_BACKLOG = 1024
 
 
 def copy_name(service: str, copy: int) -> str:
@@ -94,6 +107,8 @@ class Stack:
     # name -> what that process's environment adds to the stack's (a partition's number).
     process_env: dict[str, dict[str, str]] = field(default_factory=dict)
     replicas: int = 1
+    # The gateways' listening socket, opened with the first gateway, closed by a full stop.
+    listener: socket.socket | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         """With ``PORTAL_PARTITIONS`` > 1 portal_query is one process per partition
@@ -129,10 +144,18 @@ class Stack:
         adds to the stack's."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names or self.copies:
-            command = self.commands.get(name) or self.commands[service_of(name)]
+            command = [
+                sys.executable,
+                *(self.commands.get(name) or self.commands[service_of(name)]),
+            ]
+            handed: tuple[int, ...] = ()
+            if service_of(name) == GATEWAY and "WEB_SERVER_ADDRESS" not in (extra_env or {}):
+                handed = (self.gateway_listener().fileno(),)
+                command = ["/bin/bash", "-c", SOCKET_ACTIVATION.format(fd=handed[0]), *command]
             log = (self.log_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-                [sys.executable, *command],
+                command,
+                pass_fds=handed,
                 cwd=REPOSITORY,
                 env={
                     **os.environ,
@@ -143,6 +166,16 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def gateway_listener(self) -> socket.socket:
+        """The one socket every gateway copy accepts from, bound to ``WEB_SERVER_ADDRESS``.
+        Its queue of connections lives as long as the stack, not as long as a gateway."""
+        if self.listener is None:
+            host, _, port = self.env["WEB_SERVER_ADDRESS"].rpartition(":")
+            self.listener = socket.create_server(
+                (host if host not in EVERY_INTERFACE else "", int(port)), backlog=LISTEN_BACKLOG
+            )
+        return self.listener
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Until the gateway answers ``/healthz`` with every service healthy."""
@@ -199,6 +232,9 @@ class Stack:
             process.wait()
             ended[name] = Ended(process.returncode, time.monotonic() - started, killed=True)
             print(f"{name} did not stop within {timeout:g}s: killed", file=sys.stderr, flush=True)
+        if not self.processes and self.listener is not None:
+            self.listener.close()
+            self.listener = None
         return ended
 
 

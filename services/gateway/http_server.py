@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import socket
 import time
@@ -37,6 +38,7 @@ from typing import Any
 
 import eventlet
 from eventlet import wsgi
+from eventlet.green import socket as green_socket
 from nameko.web.server import HttpOnlyProtocol, WebServer
 
 from kernel.dependencies import REQUEST_ID_HEADER
@@ -314,12 +316,13 @@ class BoundedWebServer(WebServer):
     answer_headers: Mapping[str, str] = {}
 
     def start(self):
-        """Nameko's start, on a socket bound with ``SO_REUSEPORT`` said explicitly: every
-        gateway copy binds the same port and the kernel spreads new connections over them;
-        while one copy restarts, the others take its connections."""
+        """Nameko's start, on the listening socket the supervisor handed over if there is
+        one (:func:`inherited_listener`), else on a socket bound with ``SO_REUSEPORT``:
+        every gateway copy binds the same port and the kernel spreads new connections over
+        them."""
         if not self._starting:
             self._starting = True
-            self._sock = eventlet.listen(self.bind_addr, reuse_port=True)
+            self._sock = inherited_listener() or eventlet.listen(self.bind_addr, reuse_port=True)
             self._sock.settimeout(None)  # as Nameko: kombu issue 838
             self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
             self._gt = self.container.spawn_managed_thread(self.run)
@@ -343,3 +346,25 @@ class BoundedWebServer(WebServer):
             limits=limits,
             answer_headers=self.answer_headers,
         )
+
+
+# systemd's socket activation: the first handed-over descriptor, and the variables naming
+# how many there are and which process they are for.
+LISTEN_FDS_START = 3
+
+
+def inherited_listener() -> green_socket.socket | None:
+    """The listening socket handed over by systemd's socket activation protocol
+    (``LISTEN_FDS`` descriptors from 3, for the process ``LISTEN_PID``), as systemd and
+    ``portalctl run`` do. Every gateway copy then accepts from one queue, which outlives
+    any copy: a connection waiting there when a copy is killed or stops is taken by
+    another, never reset with it. The variables are removed, so nothing this process
+    starts takes them for its own."""
+    count, pid = os.environ.pop("LISTEN_FDS", ""), os.environ.pop("LISTEN_PID", "")
+    os.environ.pop("LISTEN_FDNAMES", None)
+    if pid != str(os.getpid()) or count != "1":
+        return None
+    sock = green_socket.socket(fileno=LISTEN_FDS_START)
+    if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        raise RuntimeError("the socket handed over (LISTEN_FDS) is not listening")
+    return sock

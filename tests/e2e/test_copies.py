@@ -5,6 +5,8 @@ with copies racing: ticket numbers, idempotency keys, the portal's read side."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -118,3 +120,22 @@ def test_portalctl_status_counts_the_copies_at_work(copies):
         "identity 2, companies 2, tickets 2, messenger_bridge 2, portal_query 2, "
         "notifications 2, event_relay 2"
     )
+
+
+def test_a_connection_waiting_while_every_gateway_is_gone_is_answered_by_the_next(copies):
+    """The gateways accept from one socket the stack holds: a connection the kernel queued
+    while the copies were killed is served by the copy that starts next, not reset."""
+    stack, api = copies
+    gateways = stack.copies_of("gateway")
+    for name in gateways:
+        stack.signal(name, signal.SIGKILL)
+    host, port = stack.listener.getsockname()[:2]
+    with socket.create_connection((host, port), timeout=60) as waiting:
+        waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: portal\r\nConnection: close\r\n\r\n")
+        stack.start(*gateways)
+        answer = b""
+        while chunk := waiting.recv(65536):
+            answer += chunk
+    stack.wait_ready()
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert api.call("GET", "/healthz").status_code == 200
