@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from portalctl import copies
 from services.notifications.outbox import open_outbox
-from services.portal_query import ops
+from services.portal_query import ops, snapshot
 
 
 def _partitions(args: argparse.Namespace, config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -37,7 +37,11 @@ def rebuild_command(args: argparse.Namespace, config: dict[str, Any]) -> None:
                 bar.update(applied - bar.n)
 
             summary = ops.rebuild(
-                store, storage, progress, ops.partition_of(partition_config, store)
+                store,
+                storage,
+                progress,
+                ops.partition_of(partition_config, store),
+                snapshot_at=snapshot.location(partition_config),
             )
         print(
             f"{partition_config['_label']}rebuilt generation {summary.generation}: "

@@ -38,7 +38,6 @@ import pickle
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import eventlet
@@ -47,7 +46,7 @@ from eventlet.event import Event
 from eventlet.queue import Empty, Full, LightQueue
 from nameko.extensions import DependencyProvider
 
-from kernel.config import own_partition, partition_count
+from kernel.config import partition_count
 from kernel.errors import PROJECTION_LOADING, ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
@@ -97,19 +96,7 @@ class LiveProjection:
         self.read_your_writes_wait = float(config.get("READ_YOUR_WRITES_WAIT") or 2.0)
         self.config = config
         self.handlers = handlers
-        # Each partition of the read side has a snapshot of its own.
-        suffix = f".p{own_partition(config)}" if partition_count(config) > 1 else ""
-        self.snapshot_path = Path(config.get("PORTAL_DATA_DIR") or "var/data") / (
-            snapshot.SNAPSHOT_FILE + suffix
-        )
-        # Which projection a snapshot is of: the storage (database or data folder).
-        self.snapshot_source = (
-            "|".join(
-                str(config.get(name) or "")
-                for name in ("MONGO_URI", "MONGO_DATABASE", "PORTAL_DATA_DIR")
-            )
-            + suffix
-        )
+        self.snapshot_path, self.snapshot_source = snapshot.location(config)
         self.snapshot_interval = float(config.get("PORTAL_SNAPSHOT_INTERVAL") or 300)
         self._snapshot_at: tuple[int, int] | None = None  # (generation, checkpoint) written
         self._snapshot_due = 0.0  # monotonic time of the next periodic snapshot
@@ -146,6 +133,9 @@ class LiveProjection:
         if projector is None or projector.index is None:
             return
         try:
+            current = self.storage.current()
+            if current is None or current.generation != projector.generation:
+                return  # a rebuild switched generations: its snapshot is the one to keep
             state = self.storage.state(projector.generation)
             if (state.revision, state.checkpoint) != (projector.revision, projector.checkpoint):
                 return
@@ -278,8 +268,11 @@ class LiveProjection:
         return held
 
     def _reload(self, committing: bool = True) -> None:
-        """Load the current generation beside the served one (from the snapshot on a
-        start, when it still matches), catch it up, then swap. A partition
+        """Load the current generation beside the served one (from the snapshot when it
+        stands for that generation: this copy's own on a start, the one ``portalctl
+        rebuild`` leaves when it switches generations), catch it up, then swap. Within one
+        generation (a write that was not this copy's, such as ``portalctl parked --retry``)
+        it reads what was written. A partition
         (``PORTAL_PARTITIONS`` > 1) applies events through its filter, which folds the
         company assignment up to the loaded checkpoint first."""
         partition = None
@@ -288,7 +281,10 @@ class LiveProjection:
             partition = PartitionFilter.of(self.config, self.store, self.handlers)
             handlers = partition.handlers()
         with without_cyclic_gc():
-            fresh = self._from_snapshot(handlers, committing) if self.projector is None else None
+            current = self.storage.current()
+            served = self.projector.generation if self.projector else None
+            switched = current is None or current.generation != served
+            fresh = self._from_snapshot(handlers, committing) if switched else None
             if fresh is None:
                 fresh = Projector.load(
                     self.store,

@@ -11,11 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kernel.config import partition_count
 from kernel.contracts.events import PORTAL_SETTINGS_STREAM
 from kernel.eventstore import EventStore, open_event_store
+from services.portal_query import snapshot
 from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.partition import PartitionFilter
 from services.portal_query.projector import Projector, projection_status, without_cyclic_gc
@@ -76,15 +78,20 @@ def rebuild(
     storage: ProjectionStorage,
     progress: Progress = _no_progress,
     partition: PartitionFilter | None = None,
+    snapshot_at: tuple[Path, str] | None = None,
 ) -> RebuildSummary:
     """Replay the whole store into a fresh generation, catch up, then switch to it.
 
     Every event is checked against its contract as it is folded (:class:`Projector`).
-    The search index is not built here: the serving process builds its own when it loads
-    the generation, and the rebuild serves only from then on (``bench.rebuild`` counts
-    that load too). The generation is written in batches, each with its checkpoint, and
-    becomes current only once caught up; ``progress`` hears after each step how far it
-    got. A ``partition`` rebuilds only what that partition holds."""
+    The generation is written in batches, each with its checkpoint, and becomes current
+    only once caught up; ``progress`` hears after each step how far it got. A
+    ``partition`` rebuilds only what that partition holds.
+
+    With ``snapshot_at`` (:func:`snapshot.location`) the rebuild also builds the search
+    index and leaves the model and index there as the new generation's snapshot before it
+    switches: the serving copies then take the generation from that file instead of
+    reading its documents back and indexing them again (``bench.rebuild`` counts the time
+    until the rebuilt generation serves)."""
     started = time.perf_counter()
     generation = storage.create_generation()
     projector = Projector(
@@ -103,6 +110,15 @@ def rebuild(
         while projector.catch_up(until=projector.checkpoint + REBUILD_BATCH):
             total = max(total, projector.checkpoint)
             progress(projector.checkpoint, total)
+        if snapshot_at is not None:
+            projector.build_index()
+            taken = snapshot.Snapshot(
+                projector.model,
+                projector.index,
+                list(projector.parked.values()),
+                storage.state(generation),
+            )
+            snapshot.write(*snapshot_at, taken)
     storage.switch(generation)
     return RebuildSummary(
         generation, projector.checkpoint, time.perf_counter() - started, len(projector.parked)

@@ -25,10 +25,12 @@ import io
 import json
 import os
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kernel.config import own_partition, partition_count
 from services.portal_query.read_model import ReadModel
 from services.portal_query.search_index import SearchIndex
 from services.portal_query.storage import GenerationState, ParkedEvent
@@ -62,6 +64,18 @@ class Snapshot:
     index: SearchIndex
     parked: list[ParkedEvent]
     state: GenerationState
+
+
+def location(config: Mapping[str, Any]) -> tuple[Path, str]:
+    """Where the snapshot of the projection ``config`` names lives, and the ``source`` it
+    is of (the storage: database or data folder). Each partition of the read side has its
+    own."""
+    suffix = f".p{own_partition(config)}" if partition_count(config) > 1 else ""
+    path = Path(config.get("PORTAL_DATA_DIR") or "var/data") / (SNAPSHOT_FILE + suffix)
+    source = "|".join(
+        str(config.get(name) or "") for name in ("MONGO_URI", "MONGO_DATABASE", "PORTAL_DATA_DIR")
+    )
+    return path, source + suffix
 
 
 class _Unpickler(pickle.Unpickler):

@@ -11,7 +11,7 @@ import pickle
 import pytest
 
 from kernel.eventstore.sqlite import SqliteEventStore
-from services.portal_query import queries, snapshot
+from services.portal_query import ops, queries, snapshot
 from services.portal_query.dependencies import LiveProjection
 from services.portal_query.event_handlers import HANDLERS
 from services.portal_query.projector import Projector
@@ -130,3 +130,53 @@ def test_a_file_naming_other_code_is_refused(world, data_dir):
     with pytest.raises(pickle.UnpicklingError, match="does not hold"):
         snapshot.read(path, source(data_dir), storage.current(), 0)
     storage.close()
+
+
+def test_a_rebuild_leaves_its_generation_as_a_snapshot_the_serving_copy_switches_to(
+    world, data_dir, monkeypatch
+):
+    config = {"PORTAL_DATA_DIR": str(data_dir), "MONGO_URI": ""}
+    serving = started(data_dir)
+    expected = answers(serving.view())
+    store = SqliteEventStore(data_dir / "events.sqlite3")
+    storage = SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+    rebuilt = ops.rebuild(store, storage, snapshot_at=snapshot.location(config))
+
+    taken = serving._from_snapshot()
+    assert taken is not None, "the rebuild's snapshot stands for the new generation"
+    assert taken.generation == rebuilt.generation
+    assert answers(taken.view) == expected
+    load_from_storage = Projector.load
+    with monkeypatch.context() as patched:
+
+        def no_documents_read_back(*_args, **_kwargs):
+            raise AssertionError("the switch read the generation's documents back")
+
+        patched.setattr(Projector, "load", no_documents_read_back)
+        serving._reload()  # what the applier does when it notices the switch
+    assert serving.projector.generation == rebuilt.generation
+    assert answers(serving.view()) == expected
+
+    from_storage = load_from_storage(store, storage)
+    assert answers(from_storage.view) == expected
+    store.close()
+    storage.close()
+    serving.stop()
+
+
+def test_a_copy_still_serving_the_old_generation_leaves_the_rebuilds_snapshot_alone(
+    world, data_dir
+):
+    config = {"PORTAL_DATA_DIR": str(data_dir), "MONGO_URI": ""}
+    serving = started(data_dir)
+    store = SqliteEventStore(data_dir / "events.sqlite3")
+    storage = SqliteProjectionStorage(data_dir / PROJECTIONS_FILE)
+    rebuilt = ops.rebuild(store, storage, snapshot_at=snapshot.location(config))
+    store.close()
+    storage.close()
+    serving.stop()  # it served the old generation to the end: its snapshot would be stale
+
+    restarted = LiveProjection(config)
+    restored = restarted._from_snapshot()
+    assert restored is not None and restored.generation == rebuilt.generation
+    restarted.stop()
