@@ -140,9 +140,10 @@ def load_as_served() -> None:
     """What portal_query does when a rebuild switched generations: take it (from the
     rebuild's snapshot, or from storage and index it) and catch up; then it serves. The
     snapshot a serving process writes when it stops is not part of it."""
+    from kernel.config import load_config
     from services.portal_query.dependencies import LiveProjection
 
-    live = LiveProjection({"PORTAL_DATA_DIR": os.environ["PORTAL_DATA_DIR"], "MONGO_URI": ""})
+    live = LiveProjection(load_config())  # as the service: config.yml and the environment
     live._reload()
     live.store.close()
     live.storage.close()

@@ -98,7 +98,8 @@ class LiveProjection:
         self.handlers = handlers
         self.snapshot_path, self.snapshot_source = snapshot.location(config)
         self.snapshot_interval = float(config.get("PORTAL_SNAPSHOT_INTERVAL") or 300)
-        self._snapshot_at: tuple[int, int] | None = None  # (generation, checkpoint) written
+        # (generation, revision, checkpoint) of the snapshot file: written or restored
+        self._snapshot_at: tuple[int, int, int] | None = None
         self._snapshot_due = 0.0  # monotonic time of the next periodic snapshot
         self.projector: Projector | None = None
         self.partition: PartitionFilter | None = None
@@ -127,10 +128,15 @@ class LiveProjection:
 
     def _write_snapshot(self, in_thread: bool = False) -> None:
         """What is served, for the next start, if it is what the storage holds (someone
-        else wrote since: nothing). ``in_thread``: pickled in a native thread while this
-        greenthread (the applier: the only writer of the model) waits."""
+        else wrote since: nothing) and the file does not hold it already (pickling the
+        model takes seconds, and holds the interpreter meanwhile). ``in_thread``: pickled
+        in a native thread while this greenthread (the applier: the only writer of the
+        model) waits."""
         projector = self.projector
         if projector is None or projector.index is None:
+            return
+        served = (projector.generation, projector.revision, projector.checkpoint)
+        if self._snapshot_at == served:
             return
         try:
             current = self.storage.current()
@@ -146,7 +152,7 @@ class LiveProjection:
                 tpool.execute(snapshot.write, self.snapshot_path, self.snapshot_source, taken)
             else:
                 snapshot.write(self.snapshot_path, self.snapshot_source, taken)
-            self._snapshot_at = (state.generation, state.checkpoint)
+            self._snapshot_at = (state.generation, state.revision, state.checkpoint)
         except (OSError, StaleProjection) as error:
             log.warning("no snapshot written", error=str(error))
 
@@ -155,8 +161,7 @@ class LiveProjection:
         if projector is None or time.monotonic() < self._snapshot_due:
             return
         self._snapshot_due = time.monotonic() + self.snapshot_interval
-        if self._snapshot_at != (projector.generation, projector.checkpoint):
-            self._write_snapshot(in_thread=True)
+        self._write_snapshot(in_thread=True)
 
     def prompt(self, position: int) -> None:
         """A bus message says there is an event at ``position``: wake the applier now."""
@@ -336,6 +341,8 @@ class LiveProjection:
             index=found.index,
             committing=committing,
         )
+        if found.state.checkpoint == current.checkpoint:  # the file is what storage holds
+            self._snapshot_at = (current.generation, current.revision, current.checkpoint)
         log.info("projection restored from its snapshot", checkpoint=found.state.checkpoint)
         return projector
 

@@ -36,8 +36,24 @@ def attribute_pairs(attributes: list[dict[str, Any]]) -> Attributes:
     return tuple((shared(attribute["name"]), attribute["value"]) for attribute in attributes)
 
 
+def field_values(record: Any) -> tuple:
+    """A slotted record's fields in order: what its constructor takes."""
+    return tuple(getattr(record, name) for name in record.__slots__)
+
+
+class Pickled:
+    """Pickled as its constructor's arguments: a snapshot of the read model then loads
+    several times faster than with the slots' default state (a list per record, set field
+    by field), and leaves no such lists behind as holes among the records it keeps."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple:
+        return (type(self), field_values(self))
+
+
 @dataclass(slots=True)
-class Contact:
+class Contact(Pickled):
     id: str
     email: str | None
     name: str | None
@@ -45,7 +61,7 @@ class Contact:
 
 
 @dataclass(slots=True)
-class Ticket:
+class Ticket(Pickled):
     id: int
     type: str
     state: str
@@ -65,7 +81,7 @@ class Ticket:
 
 
 @dataclass(slots=True)
-class Part:
+class Part(Pickled):
     """A customer-visible conversation part (internal notes never become one)."""
 
     id: str
@@ -90,6 +106,26 @@ class Conversation:
         self.parts[part.id] = part
         if self.last_part_at is None or part.created_at > self.last_part_at:
             self.last_part_at = part.created_at
+
+    def __reduce__(self) -> tuple:
+        """Pickled with its parts as plain tuples, the bulk of a snapshot (see Pickled)."""
+        parts = tuple(field_values(part) for part in self.parts.values())
+        return (
+            restored_conversation,
+            (self.id, self.contact_id, self.participant_ids, parts, self.last_part_at),
+        )
+
+
+def restored_conversation(
+    id: str,
+    contact_id: str,
+    participant_ids: list[str],
+    parts: tuple[tuple, ...],
+    last_part_at: float | None,
+) -> Conversation:
+    """A conversation as :meth:`Conversation.__reduce__` pickled it."""
+    by_id = {values[0]: Part(*values) for values in parts}
+    return Conversation(id, contact_id, participant_ids, by_id, last_part_at)
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ from services.portal_query.read_model import ReadModel
 from services.portal_query.search_index import SearchIndex
 from services.portal_query.storage import GenerationState, ParkedEvent
 
-FORMAT = 1  # bump whenever a class of the read model or the index changes shape
+FORMAT = 2  # bump whenever a class of the read model or the index changes shape
 SNAPSHOT_FILE = "portal-snapshot.bin"
 
 # What a snapshot's pickle may name: the model's and the index's classes and what they
@@ -47,6 +47,7 @@ ALLOWED = {
         "Ticket",
         "Part",
         "Conversation",
+        "restored_conversation",
         "Settings",
     },
     "services.portal_query.search_index": {"SearchIndex", "Partition", "SortKeys"},
@@ -72,9 +73,9 @@ def location(config: Mapping[str, Any]) -> tuple[Path, str]:
     own."""
     suffix = f".p{own_partition(config)}" if partition_count(config) > 1 else ""
     path = Path(config.get("PORTAL_DATA_DIR") or "var/data") / (SNAPSHOT_FILE + suffix)
-    source = "|".join(
-        str(config.get(name) or "") for name in ("MONGO_URI", "MONGO_DATABASE", "PORTAL_DATA_DIR")
-    )
+    uri = str(config.get("MONGO_URI") or "")
+    database = str(config.get("MONGO_DATABASE") or "") if uri else ""  # unused without one
+    source = "|".join((uri, database, str(config.get("PORTAL_DATA_DIR") or "")))
     return path, source + suffix
 
 

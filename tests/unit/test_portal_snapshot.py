@@ -5,6 +5,7 @@ cannot run code."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 
@@ -180,3 +181,17 @@ def test_a_copy_still_serving_the_old_generation_leaves_the_rebuilds_snapshot_al
     restored = restarted._from_snapshot()
     assert restored is not None and restored.generation == rebuilt.generation
     restarted.stop()
+
+
+def test_the_read_models_records_come_back_from_a_pickle_equal(world, data_dir):
+    """Records pickle as their constructors' arguments (conversations with their parts as
+    tuples); what comes back equals what went in, field by field."""
+    model = started(data_dir).projector.model
+    body = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    back = snapshot._Unpickler(io.BytesIO(body)).load()  # as a snapshot is read
+    assert back.conversations == model.conversations and model.conversations
+    assert all(
+        list(back.conversations[c].parts) == list(model.conversations[c].parts)
+        for c in model.conversations
+    ), "parts keep their order"
+    assert back.tickets == model.tickets and back.contacts == model.contacts
