@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-replicas lint format test-faults test-mongo bench bench-smoke seed rebuild status parked broker browser clean
+.PHONY: run test lint format test-faults test-mongo bench bench-smoke seed rebuild status parked broker browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,13 +27,9 @@ browser:
 run: $(STAMP) broker
 	$(BIN)/portalctl run
 
-# The end-to-end tests marked `replicas` run a second time on two copies of every service.
+# Every suite on one copy of each service, then the whole end-to-end suite again on two.
 test: $(STAMP) broker browser lint
 	$(BIN)/python -m pytest
-	PORTAL_REPLICAS=2 $(BIN)/python -m pytest -m replicas tests/e2e
-
-# The whole end-to-end suite on two copies of every service (about 20 minutes on 2 cores).
-test-replicas: $(STAMP) broker browser
 	PORTAL_REPLICAS=2 $(BIN)/python -m pytest tests/e2e
 
 lint: $(STAMP)

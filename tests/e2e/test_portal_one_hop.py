@@ -22,7 +22,6 @@ from tests.support.stack import free_port, stack_config
 from tests.support.waiting import eventually
 
 # Also run on two copies of every service by `make test` (PORTAL_REPLICAS=2).
-pytestmark = pytest.mark.replicas
 
 REVOCATION_BOUND = 1.0  # seconds: the promise to a user who logs out
 ANN_EMAIL = "ann@acme.example"

@@ -16,7 +16,6 @@ from tests.support.broker import BROKER_URI
 from tests.support.stack import running_stack
 
 # Also run on two copies of every service by `make test` (PORTAL_REPLICAS=2).
-pytestmark = pytest.mark.replicas
 
 POSITION = "Portal-Position"
 CONTACTS = {"ann": "ann@acme.example", "bob": "bob@acme.example"}

@@ -12,7 +12,6 @@ from tests.support.stack import ADMIN_TOKEN, running_stack, service_log
 from tests.support.waiting import eventually
 
 # Also run on two copies of every service by `make test` (PORTAL_REPLICAS=2).
-pytestmark = pytest.mark.replicas
 
 
 @pytest.fixture(scope="module")
