@@ -86,11 +86,25 @@ class _Unpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+class _Pickler(pickle.Pickler):
+    """The standard pickler, with a Python call for every object it pickles. Why: the C
+    pickler runs no Python code otherwise, so it held the GIL from start to end, and a
+    thread taking a snapshot of the medium data set froze every query of the process for
+    seconds; a Python call lets the interpreter hand the GIL over every switch interval
+    (a reducer_override is not called for dicts, lists and strings, whose long runs
+    still held it for a fifth of a second)."""
+
+    def persistent_id(self, obj: Any) -> None:
+        return None  # every object pickled as usual
+
+
 def write(path: Path, source: str, snapshot: Snapshot) -> None:
     """Write ``snapshot`` whole or not at all (a new file renamed over the old one)."""
-    body = pickle.dumps(
-        (snapshot.model, snapshot.index, snapshot.parked), protocol=pickle.HIGHEST_PROTOCOL
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(
+        (snapshot.model, snapshot.index, snapshot.parked)
     )
+    body = buffer.getvalue()
     header = {
         "format": FORMAT,
         "source": source,
