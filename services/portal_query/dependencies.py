@@ -149,7 +149,7 @@ class LiveProjection:
                 projector.model, projector.index, list(projector.parked.values()), state
             )
             if in_thread:
-                tpool.execute(snapshot.write, self.snapshot_path, self.snapshot_source, taken)
+                tpool.execute(snapshot.write, self.snapshot_path, self.snapshot_source, taken, True)
             else:
                 snapshot.write(self.snapshot_path, self.snapshot_source, taken)
             self._snapshot_at = (state.generation, state.revision, state.checkpoint)

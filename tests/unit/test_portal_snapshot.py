@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 
@@ -63,6 +64,48 @@ def test_a_stop_leaves_a_snapshot_the_next_start_serves(world, data_dir):
     assert restored is not None
     assert answers(restored.view) == expected
     second.stop()
+
+
+def snapshot_header(data_dir) -> dict:
+    with (data_dir / snapshot.SNAPSHOT_FILE).open("rb") as file:
+        return json.loads(file.readline())
+
+
+def test_a_start_served_from_the_snapshot_does_not_write_it_again(world, data_dir):
+    started(data_dir).stop()
+    written = os.stat(data_dir / snapshot.SNAPSHOT_FILE)
+
+    live = started(data_dir)
+    live._snapshot_if_due()
+
+    again = os.stat(data_dir / snapshot.SNAPSHOT_FILE)
+    assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    live.stop()
+
+
+def test_a_start_that_caught_up_past_its_snapshot_writes_a_new_one(world, data_dir):
+    started(data_dir).stop()
+    before = snapshot_header(data_dir)["checkpoint"]
+    world.state(2, "resolved")
+    another_writer_applies(world, data_dir)
+
+    live = started(data_dir)
+    live._snapshot_if_due()
+
+    assert snapshot_header(data_dir)["checkpoint"] == live.projector.checkpoint > before
+    live.stop()
+
+
+def test_a_snapshot_taken_beside_queries_is_the_same_file(world, data_dir):
+    live = started(data_dir)
+    state = live.storage.state(live.projector.generation)
+    taken = snapshot.Snapshot(live.projector.model, live.projector.index, [], state)
+
+    snapshot.write(data_dir / "plain.bin", source(data_dir), taken)
+    snapshot.write(data_dir / "fair.bin", source(data_dir), taken, beside_queries=True)
+
+    assert (data_dir / "fair.bin").read_bytes() == (data_dir / "plain.bin").read_bytes()
+    live.stop()
 
 
 def another_writer_applies(world, data_dir, handlers=None) -> None:
