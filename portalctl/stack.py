@@ -56,11 +56,13 @@ PROCESSES: dict[str, list[str]] = {
 
 READ_SIDE = "portal_query"
 GATEWAY = "gateway"
+LISTEN_FDS_START = 3  # where socket activation hands the first descriptor
 
 # Starts a gateway with the stack's listening socket as systemd's socket activation does:
-# the descriptor as 3, and LISTEN_PID naming the process it is for (the shell's own pid,
-# which the interpreter keeps through ``exec``). Bash, as a POSIX shell may take one digit only.
-SOCKET_ACTIVATION = 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@" 3<&{fd}'
+# the descriptor as 3 (and no other: a gateway that stops closes the one it has), and
+# LISTEN_PID naming the process it is for (the shell's own pid, which the interpreter keeps
+# through ``exec``). Bash, as a POSIX shell may take one digit only.
+SOCKET_ACTIVATION = 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@" 3<&{fd} {fd}<&-'
 
 
 def partition_names(count: int) -> list[str]:
@@ -151,7 +153,10 @@ class Stack:
             handed: tuple[int, ...] = ()
             if service_of(name) == GATEWAY and "WEB_SERVER_ADDRESS" not in (extra_env or {}):
                 handed = (self.gateway_listener().fileno(),)
-                command = ["/bin/bash", "-c", SOCKET_ACTIVATION.format(fd=handed[0]), *command]
+                activation = SOCKET_ACTIVATION.format(fd=handed[0])
+                if handed[0] == LISTEN_FDS_START:
+                    activation = activation.removesuffix(" 3<&3 3<&-")
+                command = ["/bin/bash", "-c", activation, *command]
             log = (self.log_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 command,
@@ -215,6 +220,8 @@ class Stack:
         running = {
             n: self.processes.pop(n) for n in (names or list(self.processes)) if n in self.processes
         }
+        if not any(service_of(name) == GATEWAY for name in self.processes):
+            self.close_listener()  # refused from now on, as each gateway closes its copy
         for process in running.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -232,10 +239,16 @@ class Stack:
             process.wait()
             ended[name] = Ended(process.returncode, time.monotonic() - started, killed=True)
             print(f"{name} did not stop within {timeout:g}s: killed", file=sys.stderr, flush=True)
-        if not self.processes and self.listener is not None:
+        if not self.processes:
+            self.close_listener()
+        return ended
+
+    def close_listener(self) -> None:
+        """This process's handle on the gateways' socket: the socket itself closes when the
+        last gateway holding it does too."""
+        if self.listener is not None:
             self.listener.close()
             self.listener = None
-        return ended
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def _pending(stack: Stack) -> list:
 
 def test_killed_between_the_smtp_acceptance_and_its_record_each_recipient_has_one_message(world):
     stack, api, mail, ticket = world
-    stack.stop("notifications")
+    stack.stop(*stack.copies_of("notifications"))  # the failpoint's process sends alone
     failpoint = Stack(
         env=stack.env,
         log_dir=stack.log_dir / "failpoint",
@@ -120,7 +120,7 @@ def test_killed_between_the_smtp_acceptance_and_its_record_each_recipient_has_on
     [(first, message_id)] = _received(mail, marker)  # accepted, then the process died
     assert message_id in {m.message_id for m in _pending(stack)}  # never recorded as sent
 
-    stack.start("notifications")
+    stack.start(*stack.copies_of("notifications"))
     received = eventually(lambda: _one_message_each(mail, marker), timeout=30)
     # one message per recipient; the one in flight at the crash reached the server twice,
     # as the very same message

@@ -48,8 +48,9 @@ def events_of(stack, event_type: str) -> list:
 def test_a_writer_killed_right_after_its_append_loses_nothing_and_repeats_nothing(platform):
     stack, api = platform
     # This tickets process kills itself right after appending a TicketCreated, before it
-    # can reply (the failpoint runner's failpoint): the crash lands there every time.
-    stack.stop("tickets")
+    # can reply (the failpoint runner's failpoint): the crash lands there every time, as
+    # it is the only tickets process (every copy of the service stops first).
+    stack.stop(*stack.copies_of("tickets"))
     failpoint = Stack(
         env=stack.env,
         log_dir=stack.log_dir,
@@ -69,7 +70,7 @@ def test_a_writer_killed_right_after_its_append_loses_nothing_and_repeats_nothin
     assert [e.payload["title"] for e in events_of(stack, "TicketCreated")][-1:] == [title]
     assert not answer.done(), "the caller is still waiting for the reply that never came"
 
-    stack.start("tickets")
+    stack.start(*stack.copies_of("tickets"))
     response = answer.result(timeout=RPC_TIMEOUT)
 
     # The call was delivered again to the restarted process: it answers the ticket that was
