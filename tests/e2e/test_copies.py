@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from kernel.config import partition_count
+from kernel.partitions import hashed
 from portalctl.stack import PROCESSES, REPOSITORY
 from tests.support.api import Api
 from tests.support.broker import BROKER_URI
-from tests.support.stack import running_stack, tickets_titled
+from tests.support.stack import read_side, running_stack, stack_config, tickets_titled
 from tests.support.waiting import eventually
 
 CREATES = 40
@@ -41,7 +43,8 @@ def logged(stack, name: str, text: str) -> int:
 def test_every_service_runs_twice_and_the_gateways_share_one_port(copies):
     stack, api = copies
     assert sorted(stack.processes) == sorted(stack.copies)
-    assert len(stack.copies) == 2 * len(PROCESSES)
+    # Every process twice, the read side once per partition.
+    assert len(stack.copies) == 2 * (len(PROCESSES) - 1 + len(read_side(stack)))
     for _ in range(40):
         assert api.call("GET", "/healthz").status_code == 200
     assert all(logged(stack, name, "/healthz") for name in stack.copies_of("gateway"))
@@ -99,7 +102,9 @@ def test_every_portal_query_copy_shows_a_teammates_change(copies):
         return states == {"in_progress"}
 
     eventually(every_answer_shows_it, timeout=5)
-    served = [logged(stack, name, "portal ticket") for name in stack.copies_of("portal_query")]
+    # Every copy of the read side holding Acme's tickets (its partition's) answered some.
+    acme = read_side(stack)[hashed("acme", partition_count(stack_config(stack)))]
+    served = [logged(stack, name, "portal ticket") for name in stack.copies_of(acme)]
     assert all(served), served
 
 
@@ -113,8 +118,12 @@ def test_portalctl_status_counts_the_copies_at_work(copies):
         text=True,
         check=True,
     ).stdout
-    counts = dict(line.strip().split(": ", 1) for line in status.splitlines())["copies"]
-    assert counts == (
-        "identity 2, companies 2, tickets 2, messenger_bridge 2, portal_query 2, "
+    fields = dict(line.strip().split(": ", 1) for line in status.splitlines() if ": " in line)
+    count = partition_count(stack_config(stack))
+    queried = ", ".join(
+        ["portal_query 2"] if count == 1 else [f"portal_query_p{n} 2" for n in range(count)]
+    )
+    assert fields["copies"] == (
+        f"identity 2, companies 2, tickets 2, messenger_bridge 2, {queried}, "
         "notifications 2, event_relay 2"
     )
