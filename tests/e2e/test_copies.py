@@ -4,6 +4,7 @@ with copies racing: ticket numbers, idempotency keys, the portal's read side."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -15,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from kernel.config import partition_count
+from kernel.partitions import hashed
 from portalctl.stack import PROCESSES, REPOSITORY
 from tests.support.api import Api
 from tests.support.broker import BROKER_URI
-from tests.support.stack import running_stack, tickets_titled
+from tests.support.stack import read_side, running_stack, stack_config, tickets_titled
 from tests.support.waiting import eventually
 
 CREATES = 40
@@ -43,7 +46,8 @@ def logged(stack, name: str, text: str) -> int:
 def test_every_service_runs_twice_and_the_gateways_share_one_port(copies):
     stack, api = copies
     assert sorted(stack.processes) == sorted(stack.copies)
-    assert len(stack.copies) == 2 * len(PROCESSES)
+    # Every process twice, the read side once per partition.
+    assert len(stack.copies) == 2 * (len(PROCESSES) - 1 + len(read_side(stack)))
     for _ in range(40):
         assert api.call("GET", "/healthz").status_code == 200
     assert all(logged(stack, name, "/healthz") for name in stack.copies_of("gateway"))
@@ -87,10 +91,20 @@ def test_one_idempotency_key_sent_to_both_copies_at_once_creates_one_ticket(copi
 
 def test_every_portal_query_copy_shows_a_teammates_change(copies):
     stack, api = copies
+    count = partition_count(stack_config(stack))
+    acme = hashed("acme", count)
+    # With partitions every read first asks the reader's home partition for its route: a
+    # reader at home in Acme's partition would send that partition's copies a route and a
+    # ticket read in turn, so the broker's round robin would give all ticket reads to one.
+    reader = next(
+        f"reader{n}" for n in itertools.count() if count == 1 or hashed(f"reader{n}", count) != acme
+    )
+    api.admin_ok("POST", "/api/admin/contacts", json={"id": reader, "email": f"{reader}@acme.test"})
+    api.admin_ok("POST", "/api/admin/companies/acme/members", json={"user_id": reader})
     ticket = api.admin_ok(
         "POST", "/api/admin/tickets", json={"type": "Bug", "title": "Seen", "creator_id": "ann"}
     )
-    token = api.sign_in("ann", "ann@acme.test")
+    token = api.sign_in(reader, f"{reader}@acme.test")
     api.admin_ok("PATCH", f"/api/admin/tickets/{ticket['id']}", json={"state": "in_progress"})
 
     def every_answer_shows_it() -> bool:
@@ -101,7 +115,9 @@ def test_every_portal_query_copy_shows_a_teammates_change(copies):
         return states == {"in_progress"}
 
     eventually(every_answer_shows_it, timeout=5)
-    served = [logged(stack, name, "portal ticket") for name in stack.copies_of("portal_query")]
+    # Every copy of the read side holding Acme's tickets (its partition's) answered some.
+    holding = read_side(stack)[acme]
+    served = [logged(stack, name, "portal ticket") for name in stack.copies_of(holding)]
     assert all(served), served
 
 
@@ -115,9 +131,13 @@ def test_portalctl_status_counts_the_copies_at_work(copies):
         text=True,
         check=True,
     ).stdout
-    counts = dict(line.strip().split(": ", 1) for line in status.splitlines())["copies"]
-    assert counts == (
-        "identity 2, companies 2, tickets 2, messenger_bridge 2, portal_query 2, "
+    fields = dict(line.strip().split(": ", 1) for line in status.splitlines() if ": " in line)
+    count = partition_count(stack_config(stack))
+    queried = ", ".join(
+        ["portal_query 2"] if count == 1 else [f"portal_query_p{n} 2" for n in range(count)]
+    )
+    assert fields["copies"] == (
+        f"identity 2, companies 2, tickets 2, messenger_bridge 2, {queried}, "
         "notifications 2, event_relay 2"
     )
 

@@ -1,20 +1,24 @@
-"""What the projection fault tests share: a busy history, the two processes of the read
-path, and the comparison of the served projection with a clean rebuild."""
+"""What the projection fault tests share: a busy history, the processes of the read path
+(the relay and portal_query, or its partitions), and the comparison of the served projection
+with a clean rebuild, partition by partition."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Any
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.config import partition_count
 from kernel.eventstore import EventStore
+from kernel.partitions import service_name
 from portalctl.stack import Stack
-from services.portal_query.ops import rebuild
+from services.portal_query.ops import partition_of, rebuild
 from services.portal_query.storage import ProjectionStorage
 from tests.support.portal_events import History
-from tests.support.stack import event_store_at, projections_at, store_env
+from tests.support.stack import event_store_at, partition_storages, store_env
 from tests.support.waiting import eventually
 
 STATES = ("submitted", "in_progress", "waiting_on_customer", "resolved")
@@ -68,7 +72,8 @@ def busy_history(tickets: int, seed: int = 7, companies: int = 6) -> History:
 
 
 def read_path(root: Path, amqp_uri: str, *names: str, **env: str) -> Stack:
-    """The relay and portal_query (or some of them) on their own store and vhost."""
+    """The relay and portal_query (or some of them) on their own store and vhost; the read
+    side is one process per partition with ``PORTAL_PARTITIONS`` > 1."""
     return Stack(
         env={"AMQP_URI": amqp_uri, **store_env(root), **env},
         log_dir=root / "logs",
@@ -76,30 +81,40 @@ def read_path(root: Path, amqp_uri: str, *names: str, **env: str) -> Stack:
     )
 
 
+def config_at(root: Path) -> dict[str, Any]:
+    """What the read path's processes are configured with, to open its stores from here."""
+    return {**os.environ, **store_env(root)}
+
+
 def open_store(root: Path) -> EventStore:
     return event_store_at(root)
 
 
-def open_projections(root: Path) -> ProjectionStorage:
-    return projections_at(root)
+def checkpoints(root: Path) -> list[int]:
+    """Each partition's stored checkpoint (one with a single read side)."""
+    storages = partition_storages(config_at(root))
+    try:
+        return [current.checkpoint if (current := s.current()) else 0 for s in storages]
+    finally:
+        for storage in storages:
+            storage.close()
 
 
 def checkpoint(root: Path) -> int:
-    storage = open_projections(root)
-    try:
-        current = storage.current()
-        return current.checkpoint if current else 0
-    finally:
-        storage.close()
+    """How far the whole read side has applied the store: its slowest partition."""
+    return min(checkpoints(root))
 
 
 def wait_until_answering(amqp_uri: str) -> None:
-    """portal_query consumes its queues (a bus message now reaches it)."""
+    """Every partition of portal_query consumes its queues (a bus message now reaches it)."""
+    count = partition_count(os.environ)
 
     def healthy():
         try:
             with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=5) as rpc:
-                return rpc.portal_query.health()["status"] == "ok"
+                return all(
+                    rpc[service_name(n, count)].health()["status"] == "ok" for n in range(count)
+                )
         except Exception:  # not up yet: no queue, no answer
             return False
 
@@ -123,23 +138,28 @@ def documents(storage: ProjectionStorage, generation: int) -> dict[tuple, Any]:
 
 
 def served_and_rebuilt(root: Path) -> tuple[dict, dict]:
-    """The documents of the generation portal_query serves, and those of a clean rebuild
-    of the whole store into a fresh generation (``portalctl rebuild``), with the parked
-    events of each."""
-    store, storage = open_store(root), open_projections(root)
+    """The documents of the generation each partition of portal_query serves, and those of
+    a clean rebuild of the whole store into a fresh generation of that partition
+    (``portalctl rebuild``), with the parked events of each; documents are keyed by
+    ``(partition, kind, key)``."""
+    served: dict[str, Any] = {"documents": {}, "parked": []}
+    rebuilt: dict[str, Any] = {"documents": {}, "parked": []}
+    config = config_at(root)
+    store, storages = open_store(root), partition_storages(config)
     try:
-        served = storage.current()
-        served_documents = documents(storage, served.generation)
-        served_parked = storage.parked(served.generation)
-        summary = rebuild(store, storage)
-        assert summary.events == store.head_position()
-        return (
-            {"documents": served_documents, "parked": served_parked},
-            {
-                "documents": documents(storage, summary.generation),
-                "parked": storage.parked(summary.generation),
-            },
-        )
+        for number, storage in enumerate(storages):
+            generation = storage.current().generation
+            partition = partition_of({**config, "PORTAL_PARTITION": number}, store)
+            summary = rebuild(store, storage, partition=partition)
+            assert summary.events == store.head_position()
+            for into, at in ((served, generation), (rebuilt, summary.generation)):
+                into["documents"].update(
+                    ((number, kind, key), body)
+                    for (kind, key), body in documents(storage, at).items()
+                )
+                into["parked"].extend(storage.parked(at))
     finally:
         store.close()
-        storage.close()
+        for storage in storages:
+            storage.close()
+    return served, rebuilt

@@ -28,7 +28,7 @@ import requests
 from kernel.eventstore import EventStore
 from tests.faults.broker import broker_stopped, private_node
 from tests.support.api import Api
-from tests.support.stack import event_store_of, running_stack
+from tests.support.stack import event_store_of, read_side, running_stack
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -255,20 +255,24 @@ def test_a_broker_outage_loses_no_accepted_change_and_everyone_reconnects(node, 
         timeout=30,
     )
 
-    # The relay published everything, and portal_query's bus consumer got it again.
+    # The relay published everything, and portal_query's bus consumer (every partition's)
+    # got it again.
     store = store_of(stack)
     try:
         head = store.head_position()
         eventually(lambda: store.get_checkpoint("event_relay") == head, timeout=30)
     finally:
         store.close()
-    eventually(lambda: head in positions_received(stack), timeout=30)
+    eventually(
+        lambda: all(head in positions_received(stack, name) for name in read_side(stack)),
+        timeout=30,
+    )
 
 
-def positions_received(stack) -> set[int]:
-    """The positions portal_query logged as received from the bus."""
+def positions_received(stack, name: str) -> set[int]:
+    """The positions the read-side process ``name`` logged as received from the bus."""
     received = set()
-    for line in (stack.log_dir / "portal_query.log").read_text().splitlines():
+    for line in (stack.log_dir / f"{name}.log").read_text().splitlines():
         entry = json.loads(line)
         if entry.get("event") == "event received":
             received.add(entry["position"])

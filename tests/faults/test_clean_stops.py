@@ -28,7 +28,7 @@ import psutil
 import pytest
 import requests
 
-from portalctl.stack import PROCESSES, REPOSITORY
+from portalctl.stack import REPOSITORY, Stack
 from tests.support.broker import BROKER_URI, fresh_vhost
 from tests.support.stack import (
     ADMIN_TOKEN,
@@ -58,10 +58,22 @@ class Platform:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def layout(self) -> Stack:
+        """The processes portalctl starts (a stack never started here): with
+        ``PORTAL_PARTITIONS`` > 1 the read side is one process per partition."""
+        return Stack(env=self.env, log_dir=self.log_dir)
+
+    @property
+    def names(self) -> list[str]:
+        return self.layout.names
+
     def processes(self) -> dict[str, psutil.Process]:
         """portalctl's children by name, those already running the platform's code."""
+        layout = self.layout
         children = psutil.Process(self.portalctl.pid).children()
-        return {name_of(child): child for child in children if name_of(child)}
+        named = {child: name_of(child, layout) for child in children}
+        return {name: child for child, name in named.items() if name}
 
     def texts(self) -> dict[str, str]:
         """portalctl's output and every process's log, by file name."""
@@ -69,10 +81,15 @@ class Platform:
         return {path.name: path.read_text(errors="replace") for path in files}
 
 
-def name_of(process: psutil.Process) -> str | None:
-    """Which of the platform's processes ``process`` runs (None before its exec)."""
+def name_of(process: psutil.Process, layout: Stack) -> str | None:
+    """Which of the platform's processes ``process`` runs (None before its exec): its
+    command line, and for a partition of the read side its ``PORTAL_PARTITION``."""
     command = " ".join(process.cmdline())
-    return next((name for name, argv in PROCESSES.items() if " ".join(argv) in command), None)
+    for name in layout.names:
+        own = layout.process_env.get(name, {}).items()
+        if " ".join(layout.commands[name]) in command and own <= process.environ().items():
+            return name
+    return None
 
 
 @contextlib.contextmanager
@@ -179,7 +196,7 @@ def test_a_stop_ends_every_process_within_10s_cleanly_and_answers_the_write_in_f
         )
         assert created.status_code in (200, 201), created.text
         processes = platform.processes()
-        assert set(processes) == set(PROCESSES)
+        assert set(processes) == set(platform.names)
 
         title = f"In flight at the {how}"
         processes["tickets"].suspend()
@@ -205,12 +222,13 @@ def test_a_stop_ends_every_process_within_10s_cleanly_and_answers_the_write_in_f
     print(f"\nstop times after {how}:", ", ".join(f"{n} {s:.2f}s" for n, s in gone.items()))
     assert status == 201, body
     assert len(stored) == 1
-    assert set(gone) == {*PROCESSES, "portalctl"}, f"still running {STOP_BOUND}s after the signal"
+    still = f"still running {STOP_BOUND}s after the signal"
+    assert set(gone) == {*platform.names, "portalctl"}, still
     assert max(gone.values()) <= STOP_BOUND, gone
     assert exit_status == 0, texts[platform.output.name]
     summary = texts[platform.output.name].strip().splitlines()[-1]
     assert summary.startswith(f"portal stopped on {signal.Signals(signum).name} in "), summary
-    assert f"all {len(PROCESSES)} processes exited cleanly" in summary
+    assert f"all {len(platform.names)} processes exited cleanly" in summary
     assert [name for name, text in texts.items() if "Traceback" in text] == []
 
 
@@ -229,7 +247,7 @@ def test_a_ctrl_c_while_the_platform_starts_stops_it_cleanly_too(tmp_path):
         def all_started() -> dict[str, psutil.Process] | None:
             started = platform.processes()
             caught = all(catches(child, signal.SIGTERM) for child in started.values())
-            return started if len(started) == len(PROCESSES) and caught else None
+            return started if len(started) == len(platform.names) and caught else None
 
         processes = {**eventually(all_started), "portalctl": portalctl}
         signalled = time.monotonic()
@@ -242,7 +260,8 @@ def test_a_ctrl_c_while_the_platform_starts_stops_it_cleanly_too(tmp_path):
         "\nstop times after a Ctrl-C while starting:",
         ", ".join(f"{n} {s:.2f}s" for n, s in gone.items()),
     )
-    assert set(gone) == {*PROCESSES, "portalctl"}, f"still running {STOP_BOUND}s after the signal"
+    still = f"still running {STOP_BOUND}s after the signal"
+    assert set(gone) == {*platform.names, "portalctl"}, still
     assert max(gone.values()) <= STOP_BOUND, gone
     assert exit_status == 0, texts[platform.output.name]
     summary = texts[platform.output.name].strip().splitlines()[-1]
@@ -261,7 +280,8 @@ def test_a_process_that_exits_by_itself_stops_the_platform_with_status_1_and_no_
         exit_status = platform.portalctl.wait(timeout=5)
         texts = platform.texts()
 
-    assert set(gone) == {*PROCESSES, "portalctl"}, f"still running {STOP_BOUND}s after the exit"
+    still = f"still running {STOP_BOUND}s after the exit"
+    assert set(gone) == {*platform.names, "portalctl"}, still
     assert exit_status == 1
     summary = texts[platform.output.name].strip().splitlines()[-1]
     assert summary.startswith("portal stopped because tickets exited with status 0 in "), summary

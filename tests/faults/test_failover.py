@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from portalctl.stack import PROCESSES, Stack
-from tests.faults.projection import served_and_rebuilt
+from portalctl.stack import Stack, copy_name
+from tests.faults.projection import checkpoint, served_and_rebuilt
 from tests.load.scenario import Client, LoadPlan, lost_changes, run
 from tests.support.broker import BROKER_URI
 from tests.support.stack import (
     ADMIN_TOKEN,
     IDENTITY_SECRET,
     event_store_of,
-    projections_at,
+    read_side,
     running_stack,
 )
 from tests.support.waiting import eventually
@@ -84,7 +84,7 @@ def test_copies_killed_and_restarted_under_load_lose_no_request(tmp_path):
         admin = Client(stack.base_url, ADMIN_TOKEN)
         eventually(lambda: admin.ok("GET", "/api/admin/portal/status")["head"] > 300, timeout=120)
 
-        for service in PROCESSES:
+        for service in stack.names:
             name = publisher(stack) if service == "event_relay" else service
             restart(stack, name, signal.SIGKILL)
         for name in stack.copies:
@@ -93,12 +93,13 @@ def test_copies_killed_and_restarted_under_load_lose_no_request(tmp_path):
         done.set()
         load.join()
 
-        # Only the restarted first copy of portal_query answers now: it caught up by itself.
-        stack.stop("portal_query.2")
+        # Only the restarted first copy of portal_query (of each partition) answers now: it
+        # caught up by itself.
+        stack.stop(*(copy_name(service, 2) for service in read_side(stack)))
         lost = lost_changes(admin, Path(stack.env["PORTAL_DATA_DIR"]), outcome["accepted"])
         status = admin.ok("GET", "/api/admin/portal/status")
         head = event_store_of(stack).head_position()
-        eventually(lambda: projections_at(tmp_path).current().checkpoint == head, timeout=30)
+        eventually(lambda: checkpoint(tmp_path) == head, timeout=30)
 
     assert lost == []
     assert (status["lag_events"], status["parked"]) == (0, 0)

@@ -1,7 +1,8 @@
 """portal_query under faults, each time compared with a clean rebuild of the whole store
-(``portalctl rebuild`` into a fresh generation): killed by SIGKILL while it applies a
-stream of events, flooded with duplicated, shuffled and forged bus messages, and started
-for the first time after every event was published to queues that did not exist yet."""
+(``portalctl rebuild`` into a fresh generation; with ``PORTAL_PARTITIONS`` > 1 each
+partition against its own rebuild): killed by SIGKILL while it applies a stream of events,
+flooded with duplicated, shuffled and forged bus messages, and started for the first time
+after every event was published to queues that did not exist yet."""
 
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ from services.event_relay.relay import message_for, pika_url
 from tests.faults.projection import (
     busy_history,
     checkpoint,
+    checkpoints,
     open_store,
     read_path,
     served_and_rebuilt,
     wait_until_answering,
     wait_until_caught_up,
 )
+from tests.support.stack import read_side
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -42,7 +45,7 @@ def assert_same_projection(root) -> dict:
         key for key, body in served["documents"].items() if rebuilt["documents"][key] != body
     ]
     assert differing == []
-    assert any(kind == "ticket" for kind, _ in served["documents"])
+    assert any(kind == "ticket" for _, kind, _ in served["documents"])
     return served["documents"]
 
 
@@ -68,14 +71,14 @@ def test_portal_query_killed_while_applying_a_stream_applies_every_event_once(tm
             past = max([int(len(history.events) * fraction), *(at for at, _ in kills)])
             eventually(lambda past=past: checkpoint(tmp_path) > past, timeout=60)
             kills.append(kill_behind_the_head(stack, tmp_path, store, appending))
-            stack.start("portal_query")
+            stack.start(*read_side(stack))
         appending.stdin.close()
         assert appending.wait(timeout=120) == 0
         store.close()
         head = wait_until_caught_up(tmp_path)
         assert head == len(history.events)
         for at, head_then in kills:
-            assert at < head_then, "each kill landed with events still to apply"
+            assert at < head_then, "each kill landed with events still to apply in every partition"
         stack.check_alive()
     finally:
         if appending and appending.poll() is None:
@@ -85,20 +88,22 @@ def test_portal_query_killed_while_applying_a_stream_applies_every_event_once(tm
 
 
 def kill_behind_the_head(stack, root, store, appending) -> tuple[int, int]:
-    """SIGKILL portal_query while the stream runs ahead of it: frozen (SIGSTOP) wherever
-    it is in its work, so its checkpoint holds still; the appender's next part let go; and
-    killed once the store's head is past that checkpoint. The checkpoint it left and the
-    head when the kill landed."""
-    process = stack.processes["portal_query"]
-    process.send_signal(signal.SIGSTOP)
-    eventually(lambda: process_state(process.pid) == "T")
-    frozen = checkpoint(root)
+    """SIGKILL portal_query (every partition) while the stream runs ahead of it: frozen
+    (SIGSTOP) wherever it is in its work, so its checkpoints hold still; the appender's next
+    part let go; and killed once the store's head is past every checkpoint. The furthest
+    checkpoint it left and the head when the kill landed."""
+    processes = [stack.processes[name] for name in read_side(stack)]
+    for process in processes:
+        process.send_signal(signal.SIGSTOP)
+    eventually(lambda: all(process_state(process.pid) == "T" for process in processes))
+    frozen = max(checkpoints(root))
     appending.stdin.write("next part\n")
     appending.stdin.flush()
     eventually(lambda: store.head_position() > frozen, timeout=60)
     head = store.head_position()
-    stack.signal("portal_query")  # SIGKILL
-    return checkpoint(root), head
+    for name in read_side(stack):
+        stack.signal(name)  # SIGKILL
+    return max(checkpoints(root)), head
 
 
 def process_state(pid: int) -> str:
@@ -174,10 +179,10 @@ def test_events_published_before_portal_query_ever_ran_are_all_projected(tmp_pat
         eventually(lambda: store.get_checkpoint("event_relay") == head, timeout=60)
         store.close()
 
-        relay.start("portal_query")
+        relay.start(*read_side(relay))
         wait_until_caught_up(tmp_path)
         relay.check_alive()
     finally:
         relay.stop()
     served = assert_same_projection(tmp_path)
-    assert len([kind for kind, _ in served if kind == "ticket"]) == 80
+    assert len([kind for _, kind, _ in served if kind == "ticket"]) == 80

@@ -206,11 +206,13 @@ def _fail():
 
 
 def portalctl(config, *arguments: str) -> str:
-    """An operator's ``portalctl`` command, in a process of its own, on the test's store."""
+    """An operator's ``portalctl`` command, in a process of its own, on the test's store and
+    its one read side (the container under test is portal_query itself, whatever
+    ``PORTAL_PARTITIONS`` the test run has)."""
     return subprocess.run(
         [sys.executable, "-m", "portalctl", *arguments],
         cwd=REPOSITORY,
-        env={**os.environ, "PORTAL_DATA_DIR": config["PORTAL_DATA_DIR"]},
+        env={**os.environ, "PORTAL_DATA_DIR": config["PORTAL_DATA_DIR"], "PORTAL_PARTITIONS": "1"},
         capture_output=True,
         text=True,
         check=True,

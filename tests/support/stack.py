@@ -15,7 +15,7 @@ import yaml
 
 from kernel.config import partition_count, replicas
 from kernel.eventstore import EventStore, open_event_store
-from portalctl.stack import Stack
+from portalctl.stack import READ_SIDE, Stack, partition_names
 from services.portal_query.storage import ProjectionStorage, open_projection_storage
 from tests.support.broker import MANAGEMENT, fresh_vhost
 from tests.support.mongo import real_mongo_uri
@@ -97,6 +97,12 @@ def partition_storages(config: dict[str, str]) -> list[ProjectionStorage]:
 def stack_config(stack: Stack) -> dict[str, str]:
     """The configuration the stack's processes see, to open their store from a test."""
     return {**os.environ, **stack.env}
+
+
+def read_side(stack: Stack) -> list[str]:
+    """The read side's services in ``stack``: portal_query, or one per partition."""
+    count = partition_count(stack_config(stack))
+    return [READ_SIDE] if count == 1 else partition_names(count)
 
 
 def event_store_of(stack: Stack) -> EventStore:

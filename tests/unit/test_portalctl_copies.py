@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kernel.config import ConfigurationError, replicas
+from portalctl.copies import rpc_services
 from portalctl.stack import PROCESSES, Stack
 
 
@@ -14,7 +15,22 @@ def test_a_stack_of_two_copies_names_each_service_twice(tmp_path):
 
 
 def test_one_copy_keeps_the_names_a_stack_always_had(tmp_path):
-    assert Stack(env={}, log_dir=tmp_path).copies == list(PROCESSES)
+    one_partition = {"PORTAL_PARTITIONS": "1"}
+    assert Stack(env=one_partition, log_dir=tmp_path).copies == list(PROCESSES)
+
+
+def test_status_counts_the_copies_of_each_partition_on_its_own_queue():
+    assert rpc_services({"PORTAL_PARTITIONS": "3"}) == [
+        "identity",
+        "companies",
+        "tickets",
+        "messenger_bridge",
+        "portal_query_p0",
+        "portal_query_p1",
+        "portal_query_p2",
+        "notifications",
+    ]
+    assert "portal_query" in rpc_services({"PORTAL_PARTITIONS": 1})
 
 
 @pytest.mark.parametrize("value", [1, 2, 8])
