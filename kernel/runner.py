@@ -54,6 +54,7 @@ import argparse  # noqa: E402
 import errno  # noqa: E402
 import functools  # noqa: E402
 import importlib  # noqa: E402
+import itertools  # noqa: E402
 import logging  # noqa: E402
 import time  # noqa: E402
 
@@ -119,6 +120,10 @@ class ServiceProcess:
         self.runner.add_service(service)
         self.started = Event()
         self.stop_requested: float | None = None
+        # Numbers the stop signals: taking one is a single C call, so a signal whose handler
+        # interrupts another's (a Ctrl-C and the supervisor's SIGTERM a moment apart) still
+        # gets a number of its own, and only the first starts the stop.
+        self._signals = itertools.count()
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -140,7 +145,7 @@ class ServiceProcess:
     def _on_signal(self, signum: int, _frame) -> None:
         # Runs in whichever greenlet the signal interrupted, possibly the hub's: only spawning
         # is safe here (no logging, no waiting).
-        if self.stop_requested is None:
+        if next(self._signals) == 0:
             self.stop_requested = time.monotonic()
             eventlet.spawn_n(self._stop, signal.Signals(signum).name)
         else:

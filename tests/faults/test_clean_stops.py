@@ -35,6 +35,7 @@ from tests.support.stack import (
     drop_store_database,
     free_port,
     platform_env,
+    replicas_env,
     tickets_titled,
 )
 from tests.support.waiting import eventually
@@ -61,12 +62,13 @@ class Platform:
     @property
     def layout(self) -> Stack:
         """The processes portalctl starts (a stack never started here): with
-        ``PORTAL_PARTITIONS`` > 1 the read side is one process per partition."""
-        return Stack(env=self.env, log_dir=self.log_dir)
+        ``PORTAL_PARTITIONS`` > 1 the read side is one process per partition, with
+        ``PORTAL_REPLICAS`` > 1 every one of them as that many copies."""
+        return Stack(env=self.env, log_dir=self.log_dir, replicas=replicas_env())
 
     @property
     def names(self) -> list[str]:
-        return self.layout.names
+        return self.layout.copies
 
     def processes(self) -> dict[str, psutil.Process]:
         """portalctl's children by name, those already running the platform's code."""
@@ -82,14 +84,13 @@ class Platform:
 
 
 def name_of(process: psutil.Process, layout: Stack) -> str | None:
-    """Which of the platform's processes ``process`` runs (None before its exec): its
-    command line, and for a partition of the read side its ``PORTAL_PARTITION``."""
+    """Which of the platform's processes ``process`` is (None before its exec): once its
+    command line runs the platform's code, the log its output goes to (``<name>.log``),
+    which tells copies and partitions apart."""
     command = " ".join(process.cmdline())
-    for name in layout.names:
-        own = layout.process_env.get(name, {}).items()
-        if " ".join(layout.commands[name]) in command and own <= process.environ().items():
-            return name
-    return None
+    if not any(" ".join(argv) in command for argv in layout.commands.values()):
+        return None
+    return Path(os.readlink(f"/proc/{process.pid}/fd/1")).stem
 
 
 @contextlib.contextmanager
@@ -199,16 +200,21 @@ def test_a_stop_ends_every_process_within_10s_cleanly_and_answers_the_write_in_f
         assert set(processes) == set(platform.names)
 
         title = f"In flight at the {how}"
-        processes["tickets"].suspend()
+        layout = platform.layout
+        writers = [processes[name] for name in layout.copies_of("tickets")]
+        gateways = [processes[name] for name in layout.copies_of("gateway")]
+        for writer in writers:
+            writer.suspend()
         try:
             in_flight = send_write(platform, title)
-            eventually(lambda: accepted_by(processes["gateway"], in_flight.sock))
+            eventually(lambda: any(accepted_by(g, in_flight.sock) for g in gateways))
             signalled = time.monotonic()
             send(platform.portalctl.pid, signum)
             # Nothing new is taken...
             eventually(lambda: refuses_connections(platform), timeout=5)
         finally:
-            processes["tickets"].resume()
+            for writer in writers:
+                writer.resume()
         # ...and what was taken before the signal is carried out and answered.
         with ThreadPoolExecutor(1) as pool:
             answer = pool.submit(answer_of, in_flight)
