@@ -105,6 +105,14 @@ class BoundedHttpProtocol(HttpOnlyProtocol):
 
     server: BoundedHttpServer
 
+    def setup(self) -> None:
+        """Each connection without Nagle's algorithm: an answer over one segment would
+        otherwise wait for the client's delayed ACK (~40 ms per large answer, measured).
+        Set on the connection itself: one accepted from a socket another process bound
+        (handed over by socket activation) was measured without it."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _read_request_line(self) -> str | bytes:
         # Cancelled once the headers are in (parse_request), or here when there is no
         # request to parse.
@@ -328,12 +336,9 @@ class BoundedWebServer(WebServer):
             self._gt = self.container.spawn_managed_thread(self.run)
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=BoundedHttpProtocol, debug=False):
-        """Without eventlet's access log (the application logs each request itself), and
-        without Nagle's algorithm: an answer over one segment would otherwise wait for the
-        client's delayed ACK (~40 ms per large answer, measured). Accepted connections
-        inherit the option from the listening socket. A client that stops reading an answer
-        is dropped when the longer of the two deadlines has passed without progress."""
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        """Without eventlet's access log (the application logs each request itself). A
+        client that stops reading an answer is dropped when the longer of the two
+        deadlines has passed without progress."""
         limits = HttpLimits.from_config(self.container.config)
         return BoundedHttpServer(
             sock,
