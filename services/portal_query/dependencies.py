@@ -247,6 +247,13 @@ class LiveProjection:
         projector = self.projector
         writer = self._hold_lease()
         current = self.storage.current()
+        if writer and projector is not None and not projector.committing and current is not None:
+            stored = (current.generation, current.revision, current.checkpoint)
+            if stored == (projector.generation, projector.revision, projector.checkpoint):
+                # A copy that takes the lease holding exactly what is stored (a restart
+                # from the snapshot while the old writer's lease ran out) writes on from
+                # there: a reload would read and index every document again while serving.
+                projector.committing = True
         if (
             projector is None
             or current is None

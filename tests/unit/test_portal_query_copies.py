@@ -11,8 +11,9 @@ import pytest
 from kernel.eventstore.sqlite import SqliteEventStore
 from services.portal_query import dependencies
 from services.portal_query.dependencies import LEASE_SECONDS, LiveProjection
+from services.portal_query.storage import SqliteProjectionStorage
 from tests.support.portal_events import acme_world
-from tests.unit.test_portal_projector import answers
+from tests.unit.test_portal_projector import answers, clean_rebuild, documents
 
 
 class Clock:
@@ -78,3 +79,28 @@ def test_another_copy_takes_the_lease_over_when_the_writer_stops_renewing_it(dat
 
     assert follower.projector.committing is True
     assert follower.storage.current().checkpoint == store.head_position()
+
+
+def test_a_copy_that_takes_the_lease_holding_what_is_stored_writes_on_without_reloading(
+    data_dir, clock
+):
+    store = SqliteEventStore(data_dir / "events.sqlite3")
+    history = acme_world()
+    history.append_to(store)
+    writer, follower = (LiveProjection({"PORTAL_DATA_DIR": str(data_dir)}) for _ in range(2))
+    ticks(writer, follower)
+    loaded = follower.projector
+    assert loaded.committing is False
+
+    clock.offset = LEASE_SECONDS + 1  # the writer is gone; nothing was written since
+    ticks(follower)
+    assert follower.projector is loaded and loaded.committing is True
+
+    appended = len(history.events)
+    history.state(1, "resolved")
+    history.append_to(store, slice(appended, None))
+    ticks(follower)
+    assert follower.projector is loaded
+    assert follower.storage.current().checkpoint == store.head_position()
+    rebuilt = clean_rebuild(store, SqliteProjectionStorage(data_dir / "rebuilt.sqlite3"))
+    assert documents(follower.storage) == rebuilt
