@@ -511,12 +511,16 @@ def preview_of(
 def conversation_snippet(
     model: ReadModel, ticket: Ticket, query: SearchQuery
 ) -> tuple[str, Part] | None:
-    """The part with the most matched words (ties: the latest) and its highlight."""
+    """The part with the most matched words (ties: the latest) and its highlight. Only
+    parts that mention a query word are tokenized: a hit's conversation is mostly parts
+    that do not, and tokenizing every part cost most of a search's answer."""
     conversation = model.conversations.get(ticket.conversation_id or "")
     if conversation is None:
         return None
     best, best_count = None, 0
     for part in conversation.parts.values():
+        if not query.mentioned_in(part.body):
+            continue
         count = query.matched_words(token_set(part.body))
         if count and count >= best_count:
             best, best_count = part, count

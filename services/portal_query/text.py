@@ -74,6 +74,12 @@ class SearchQuery:
         """Whether an indexed token satisfies some word of the query (for highlighting)."""
         return token in self.words or token.startswith(self.prefix)
 
+    def mentioned_in(self, text: str) -> bool:
+        """Whether some query word occurs in ``text``'s normalized form at all: true of any
+        text whose tokens match a word, so a text without it needs no tokenizing."""
+        folded = normalize(text)
+        return any(word in folded for word in self.words)
+
     def matched_words(self, found: set[str]) -> int:
         """How many query words a set of tokens satisfies (to pick the best part)."""
         count = sum(1 for word in self.exact_words if word in found)

@@ -130,3 +130,30 @@ def test_relative_time(seconds, label):
 )
 def test_the_indexing_fast_path_gives_the_same_tokens(text):
     assert token_set(text) == set(tokens(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your printer is out of toner",
+        "PRINTER-on_fire, again",
+        "Crème brûlée ﬁle Ärger",
+        "the printers' queue",
+        "nothing to see here",
+        "",
+    ],
+)
+@pytest.mark.parametrize("q", ["printer", "toner pri", "creme", "file", "arg", "on_fire", "zz"])
+def test_a_text_whose_tokens_match_mentions_a_query_word(text, q):
+    query = parse_query(q)
+
+    if query.matched_words(token_set(text)):
+        assert query.mentioned_in(text)
+
+
+def test_a_text_without_any_query_word_is_not_mentioned():
+    assert parse_query("toner").mentioned_in("Your printer is out of TONER")
+    assert parse_query("quokka pri").mentioned_in("Your printer is out of paper")
+    assert parse_query("brulee").mentioned_in("Crème BRÛLÉE")
+    assert not parse_query("toner").mentioned_in("Your printer is out of paper")
+    assert not parse_query("quokka").mentioned_in("")
