@@ -62,7 +62,13 @@ LISTEN_FDS_START = 3  # where socket activation hands the first descriptor
 # the descriptor as 3 (and no other: a gateway that stops closes the one it has), and
 # LISTEN_PID naming the process it is for (the shell's own pid, which the interpreter keeps
 # through ``exec``). Bash, as a POSIX shell may take one digit only.
-SOCKET_ACTIVATION = 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@" 3<&{fd} {fd}<&-'
+SOCKET_ACTIVATION = 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'
+
+
+def socket_activation(fd: int) -> str:
+    """The shell line that starts a gateway with the descriptor ``fd`` as 3, and only there."""
+    moved = f" 3<&{fd} {fd}<&-" if fd != LISTEN_FDS_START else ""
+    return SOCKET_ACTIVATION + moved
 
 
 def partition_names(count: int) -> list[str]:
@@ -90,11 +96,17 @@ def service_of(name: str) -> str:
     return service if service and copy.isdigit() else name
 
 
+def host_and_port(address: str | int) -> tuple[str, int]:
+    """Nameko's ``[host:]port``, a host meaning every interface given as ``""``."""
+    host, _, port = str(address).rpartition(":")
+    return (host if host not in EVERY_INTERFACE else ""), int(port)
+
+
 def local_url(address: str | int) -> str:
     """Where a client on this machine reaches a server bound to ``address`` (Nameko's
     ``[host:]port``; a server bound to every interface is reached on loopback)."""
-    host, _, port = str(address).rpartition(":")
-    return f"http://{host if host not in EVERY_INTERFACE else '127.0.0.1'}:{port}"
+    host, port = host_and_port(address)
+    return f"http://{host or '127.0.0.1'}:{port}"
 
 
 @dataclass
@@ -153,10 +165,7 @@ class Stack:
             handed: tuple[int, ...] = ()
             if service_of(name) == GATEWAY and "WEB_SERVER_ADDRESS" not in (extra_env or {}):
                 handed = (self.gateway_listener().fileno(),)
-                activation = SOCKET_ACTIVATION.format(fd=handed[0])
-                if handed[0] == LISTEN_FDS_START:
-                    activation = activation.removesuffix(" 3<&3 3<&-")
-                command = ["/bin/bash", "-c", activation, *command]
+                command = ["/bin/bash", "-c", socket_activation(handed[0]), *command]
             log = (self.log_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 command,
@@ -176,9 +185,8 @@ class Stack:
         """The one socket every gateway copy accepts from, bound to ``WEB_SERVER_ADDRESS``.
         Its queue of connections lives as long as the stack, not as long as a gateway."""
         if self.listener is None:
-            host, _, port = self.env["WEB_SERVER_ADDRESS"].rpartition(":")
             self.listener = socket.create_server(
-                (host if host not in EVERY_INTERFACE else "", int(port)), backlog=LISTEN_BACKLOG
+                host_and_port(self.env["WEB_SERVER_ADDRESS"]), backlog=LISTEN_BACKLOG
             )
         return self.listener
 
@@ -239,8 +247,6 @@ class Stack:
             process.wait()
             ended[name] = Ended(process.returncode, time.monotonic() - started, killed=True)
             print(f"{name} did not stop within {timeout:g}s: killed", file=sys.stderr, flush=True)
-        if not self.processes:
-            self.close_listener()
         return ended
 
     def close_listener(self) -> None:

@@ -145,9 +145,7 @@ class LiveProjection:
             state = self.storage.state(projector.generation)
             if (state.revision, state.checkpoint) != (projector.revision, projector.checkpoint):
                 return
-            taken = snapshot.Snapshot(
-                projector.model, projector.index, list(projector.parked.values()), state
-            )
+            taken = snapshot.Snapshot.of(projector, state)
             if in_thread:
                 tpool.execute(snapshot.write, self.snapshot_path, self.snapshot_source, taken, True)
             else:

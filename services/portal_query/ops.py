@@ -112,13 +112,7 @@ def rebuild(
             progress(projector.checkpoint, total)
         if snapshot_at is not None:
             projector.build_index()
-            taken = snapshot.Snapshot(
-                projector.model,
-                projector.index,
-                list(projector.parked.values()),
-                storage.state(generation),
-            )
-            snapshot.write(*snapshot_at, taken)
+            snapshot.write(*snapshot_at, snapshot.Snapshot.of(projector, storage.state(generation)))
     storage.switch(generation)
     return RebuildSummary(
         generation, projector.checkpoint, time.perf_counter() - started, len(projector.parked)

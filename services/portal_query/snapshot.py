@@ -66,6 +66,11 @@ class Snapshot:
     parked: list[ParkedEvent]
     state: GenerationState
 
+    @classmethod
+    def of(cls, projector: Any, state: GenerationState) -> Snapshot:
+        """What a projector (its model, index and parked events) holds at ``state``."""
+        return cls(projector.model, projector.index, list(projector.parked.values()), state)
+
 
 def location(config: Mapping[str, Any]) -> tuple[Path, str]:
     """Where the snapshot of the projection ``config`` names lives, and the ``source`` it
