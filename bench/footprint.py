@@ -88,11 +88,10 @@ def breakdown(model: ReadModel, index: SearchIndex) -> list[tuple[str, int]]:
     part that reaches it."""
     size = Sizer()
     rows = []
-    parts = [p for c in model.conversations.values() for p in c.parts.values()]
-    rows.append(("part bodies (str)", size(*(p.body for p in parts))))
-    rows.append(("parts: objects, ids, names", size(*parts)))
-
-    rows.append(("conversations: objects, part maps", size(model.conversations)))
+    conversations = list(model.conversations.values())
+    rows.append(("parts, packed (bytes)", size(*(c.packed_parts for c in conversations))))
+    rows.append(("parts added since the last pack", size(*(c.new_parts for c in conversations))))
+    rows.append(("conversations: objects, ids", size(model.conversations)))
     tickets = list(model.tickets.values())
     rows.append(
         (

@@ -148,6 +148,7 @@ class LiveProjection:
             taken = snapshot.Snapshot.of(projector, state)
             if in_thread:
                 tpool.execute(snapshot.write, self.snapshot_path, self.snapshot_source, taken, True)
+                tpool.execute(return_free_memory)  # what the pickler's memo held
             else:
                 snapshot.write(self.snapshot_path, self.snapshot_source, taken)
             self._snapshot_at = (state.generation, state.revision, state.checkpoint)

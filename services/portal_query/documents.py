@@ -60,7 +60,7 @@ def _ticket_body(model: ReadModel, key: str) -> Document | None:
 def _part_body(model: ReadModel, key: str) -> Document | None:
     conversation_id, _, part_id = key.partition("/")
     conversation = model.conversations.get(conversation_id)
-    part = conversation.parts.get(part_id) if conversation else None
+    part = conversation.part(part_id) if conversation else None
     if part is None:
         return None
     return {

@@ -155,6 +155,7 @@ class Projector:
         catch-up); from then on every commit refreshes the tickets it changed."""
         self.index = SearchIndex.build(self.model, self.pause)
         self.model.take_changed_tickets()
+        self.model.pack_parts(self.pause)
 
     @classmethod
     def load(
@@ -277,9 +278,10 @@ class Projector:
         """Persist what changed since the last commit, with the checkpoint, atomically."""
         changes = take_changes(self.model)
         changed_tickets = self.model.take_changed_tickets()
-        if self.index is not None:
+        if self.index is not None:  # serving: else the bulk index build packs them all
             for ticket_id in changed_tickets:
                 self.index.refresh(self.model, ticket_id)
+            self.model.pack_parts()
         if self.committing:
             self.revision = self.storage.commit(
                 self.generation,

@@ -35,7 +35,7 @@ from services.portal_query.read_model import ReadModel
 from services.portal_query.search_index import SearchIndex
 from services.portal_query.storage import GenerationState, ParkedEvent
 
-FORMAT = 2  # bump whenever a class of the read model or the index changes shape
+FORMAT = 3  # bump whenever a class of the read model or the index changes shape
 SNAPSHOT_FILE = "portal-snapshot.bin"
 
 # What a snapshot's pickle may name: the model's and the index's classes and what they

@@ -240,7 +240,9 @@ def fold(events: Iterable[RecordedEvent]) -> View:
         handler = HANDLERS.get(event.type)
         if handler:
             handler(model, event)
-    return View(model, SearchIndex.build(model))
+    index = SearchIndex.build(model)
+    model.pack_parts()  # as a load leaves it (Projector.build_index)
+    return View(model, index)
 
 
 def query(**fields: Any) -> TicketQuery:
