@@ -275,6 +275,7 @@ SUMMARY = (
     # counted until the rebuilt generation serves).
     ("", "rebuild", "wall time|until the rebuilt generation serves.*"),
     ("portal_query at rest, beside before", "memory", "portal_query, beside.*"),
+    ("portal_query at rest after a restart", "memory", "portal_query after a restart.*"),
     ("portal_query per 1,000 tickets, beside their text", "memory", "portal_query per .* tickets"),
     ("portal_query per 1,000 parts, beside their text", "memory", "portal_query per .* parts"),
     ("portal_query start until it serves, beside before", "start", ".*"),
@@ -340,7 +341,9 @@ def summary(document: dict[str, Any]) -> str:
         row
         for row in rows
         if row["section"].startswith("memory")
-        and not row["measure"].startswith(("portal_query,", "portal_query per"))
+        and not row["measure"].startswith(
+            ("portal_query,", "portal_query per", "portal_query after")
+        )
     ]
     if memory:
         figures = ", ".join(f"{row['measure']} {_median(row['platform'], '')}" for row in memory)
