@@ -184,25 +184,27 @@ def test_a_broker_outage_loses_no_accepted_change_and_everyone_reconnects(node, 
     with Writers(api, own_tickets) as writers:
         eventually(lambda: writers.each_succeeded_since(0), timeout=60)
 
-        # A call that reaches tickets just before the broker stops: tickets is frozen, so
-        # the call waits in its socket; it is carried out once the broker is gone, and its
-        # reply cannot be sent. The writers wait until it is delivered, so it is the only
-        # call in tickets' queue then.
+        # A call that reaches tickets just before the broker stops: tickets (every copy) is
+        # frozen, so the call waits in its socket; it is carried out once the broker is
+        # gone, and its reply cannot be sent. The writers wait until it is delivered, so it
+        # is the only call in tickets' queue then.
         lost_reply = Request(
             "lost-reply",
             "PATCH",
             f"/api/admin/tickets/{own_tickets[-1]}",
             {"state": "resolved", "title": "lost-reply"},
         )
-        tickets = stack.processes["tickets"]
+        copies = [stack.processes[name] for name in stack.copies_of("tickets")]
         with writers.paused():
             eventually(lambda: node.queue_counts(vhost, "rpc-tickets") == (0, 0), timeout=30)
-            tickets.send_signal(signal.SIGSTOP)
+            for tickets in copies:  # every copy: none other may answer the call
+                tickets.send_signal(signal.SIGSTOP)
             lost_reply_answered = writers.pool.submit(lost_reply.send, api)
-            # Delivered to the frozen tickets (unacknowledged), none left in the queue.
+            # Delivered to a frozen copy (unacknowledged), none left in the queue.
             eventually(lambda: node.queue_counts(vhost, "rpc-tickets") == (0, 1), timeout=30)
         with broker_stopped(node, OUTAGE_SECONDS):
-            tickets.send_signal(signal.SIGCONT)
+            for tickets in copies:
+                tickets.send_signal(signal.SIGCONT)
             assert lost_reply_answered.result() >= 500
 
         # Every process reconnects by itself: none exits, all answer again, and every

@@ -1,7 +1,8 @@
 """A caller that times out and retries with the same Idempotency-Key creates one change.
 
-The call reaches the tickets process, which stalls (SIGSTOP: a long pause, an overloaded
-host) until the gateway has given up with a 504; it resumes and carries the call out.
+The call reaches a tickets process, which stalls (SIGSTOP: a long pause, an overloaded
+host; with copies, every copy stalls) until the gateway has given up with a 504; it resumes
+and carries the call out.
 The caller's retry with the same key answers that ticket instead of opening a second."""
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ def test_a_timed_out_create_retried_with_its_key_creates_one_ticket(tmp_path):
         body = {"type": "Bug", "title": "Slow but sure", "creator_id": "ann"}
         key = {"Idempotency-Key": "create-slow-but-sure"}
 
-        tickets = stack.processes["tickets"]
-        tickets.send_signal(signal.SIGSTOP)
+        copies = [stack.processes[name] for name in stack.copies_of("tickets")]
+        for tickets in copies:  # every copy stalls: no other one may answer in time
+            tickets.send_signal(signal.SIGSTOP)
         try:
             timed_out = api.admin("POST", "/api/admin/tickets", json=body, headers=key)
         finally:
-            tickets.send_signal(signal.SIGCONT)
+            for tickets in copies:
+                tickets.send_signal(signal.SIGCONT)
         assert timed_out.status_code == 504
         assert error_of(timed_out)["code"] == "upstream_timeout"
 

@@ -107,7 +107,7 @@ def second_tickets_process(platform):
     stack, _api = platform
     second = Stack(env=stack.env, log_dir=stack.log_dir / "second", names=["tickets"])
     second.start()
-    eventually(lambda: tickets_consumers(stack) == 2, timeout=60)
+    eventually(lambda: tickets_consumers(stack) == stack.replicas + 1, timeout=60)
     yield
     second.stop()
 
