@@ -87,3 +87,16 @@ class Assignment:
                 self.leaving[company] = previous
         else:
             self.leaving.pop(company, None)
+
+
+# Orders of the filter choices, shared by one partition's answer and the merge of several,
+# total (ties broken by the exact text), so both give the same list whatever the order the
+# names were gathered in (types differing only in case, such as "Bug" and "bug", included).
+
+
+def type_order(name: str) -> tuple[str, str]:
+    return name.casefold(), name
+
+
+def creator_order(creator: Mapping[str, Any]) -> tuple[str, str]:
+    return (creator["name"] or creator["id"]).casefold(), creator["id"]

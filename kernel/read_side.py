@@ -32,7 +32,7 @@ from kernel.errors import (
     PortalError,
     ServiceUnavailable,
 )
-from kernel.partitions import SERVICE, hashed, service_name
+from kernel.partitions import SERVICE, creator_order, hashed, service_name, type_order
 
 ACCESS_ORDER = ("email", "company", "ticket")
 # A read that reached a copy still loading its projection (a start, a restart) is asked
@@ -65,10 +65,8 @@ def merge_facets(answers: list[dict]) -> dict[str, Any]:
     creators = {c["id"]: c for answer in answers for c in answer["creators"]}
     companies = {c["id"]: c for answer in answers for c in answer["companies"]}
     return {
-        "types": sorted(types, key=str.casefold),
-        "creators": sorted(
-            creators.values(), key=lambda c: ((c["name"] or c["id"]).casefold(), c["id"])
-        ),
+        "types": sorted(types, key=type_order),
+        "creators": sorted(creators.values(), key=creator_order),
         "companies": [companies[c] for c in sorted(companies)],
     }
 

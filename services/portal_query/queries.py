@@ -19,6 +19,7 @@ import numpy as np
 from kernel import portal_access
 from kernel.contracts.commands import MAX_PER_PAGE
 from kernel.errors import NoPortalAccess, NotFound, PortalDisabled
+from kernel.partitions import creator_order, type_order
 from services.portal_query.read_model import Contact, Conversation, Part, ReadModel, Ticket
 from services.portal_query.search_index import (
     RANK_LOCATION,
@@ -465,10 +466,10 @@ def facets(model: ReadModel, scopes: list[Scope]) -> dict[str, Any]:
         if partition.company_id is not None:
             companies.add(partition.company_id)
     return {
-        "types": sorted(types, key=str.casefold),
+        "types": sorted(types, key=type_order),
         "creators": sorted(
             ({"id": who, "name": model.contact_name(who)} for who in creators),
-            key=lambda c: ((c["name"] or c["id"]).casefold(), c["id"]),
+            key=creator_order,
         ),
         "companies": [{"id": c, "name": model.companies.get(c)} for c in sorted(companies)],
     }

@@ -327,3 +327,19 @@ def test_portalctl_rebuilds_each_partition_with_only_its_companies(tmp_path, mon
         }
         storage.close()
         assert tickets == set(expected.models[number].tickets)
+
+
+@pytest.mark.parametrize("first, second", [(["bug"], ["Bug"]), (["Bug"], ["bug"])])
+def test_merged_filter_choices_are_in_one_order_whatever_the_partitions_answer_first(
+    first, second
+):
+    """Types that differ only in case, and creators with one name, come in one order (the
+    exact text breaks the tie): else the merge followed the order the names were gathered
+    in, which a set leaves to the hash of each run."""
+    answers = [
+        {"types": first, "creators": [{"id": "b", "name": "Sam"}], "companies": []},
+        {"types": second, "creators": [{"id": "a", "name": "sam"}], "companies": []},
+    ]
+    merged = merge_facets(answers)
+    assert merged["types"] == ["Bug", "bug"]
+    assert [c["id"] for c in merged["creators"]] == ["a", "b"]
