@@ -330,9 +330,7 @@ def test_portalctl_rebuilds_each_partition_with_only_its_companies(tmp_path, mon
 
 
 @pytest.mark.parametrize("first, second", [(["bug"], ["Bug"]), (["Bug"], ["bug"])])
-def test_merged_filter_choices_are_in_one_order_whatever_the_partitions_answer_first(
-    first, second
-):
+def test_merged_filter_choices_are_in_one_order_whatever_the_partitions_answer_first(first, second):
     """Types that differ only in case, and creators with one name, come in one order (the
     exact text breaks the tie): else the merge followed the order the names were gathered
     in, which a set leaves to the hash of each run."""
