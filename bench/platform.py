@@ -324,17 +324,23 @@ START_BEFORE = 12.0  # seconds from a start of portal_query until it served, the
 START_TARGET = 2.0
 
 
+def resident_mib(platform: Platform, names: list[str], samples: int) -> dict[str, list[float]]:
+    """The resident size of each named process of the stack, sampled a second apart."""
+    processes = {name: psutil.Process(platform.stack.processes[name].pid) for name in names}
+    rss: dict[str, list[float]] = {name: [] for name in names}
+    for sample in range(samples):
+        if sample:
+            time.sleep(1)
+        for name, process in processes.items():
+            rss[name].append(process.memory_info().rss / 2**20)
+    return rss
+
+
 def memory_rows(platform: Platform, samples: int, corpus: Corpus, size: str) -> list[Row]:
     """Resident memory of each process, sampled a second apart; portal_query's also per
     1,000 tickets and per 1,000 visible parts, beside the raw size of the text it holds
     (and on the medium set beside its figure before)."""
-    processes = sorted(platform.stack.processes.items())
-    rss: dict[str, list[float]] = {name: [] for name, _process in processes}
-    for sample in range(samples):
-        if sample:
-            time.sleep(1)
-        for name, process in processes:
-            rss[name].append(psutil.Process(process.pid).memory_info().rss / 2**20)
+    rss = resident_mib(platform, sorted(platform.stack.processes), samples)
     section = "memory at rest (RSS)"
     rows = [
         Row(section, name, "MiB", Stat.of(values), higher_is_better=False)
@@ -393,12 +399,7 @@ def start_rows(ctx: Context, platform: Platform) -> list[Row]:
     )
     rows = [check(row, row.platform.median < START_TARGET, "under 2 s")]
     time.sleep(5)  # at rest again: the restarted copy serves what it restored
-    process = psutil.Process(platform.stack.processes["portal_query"].pid)
-    after = []
-    for sample in range(ctx.runs):
-        if sample:
-            time.sleep(1)
-        after.append(process.memory_info().rss / 2**20)
+    after = resident_mib(platform, ["portal_query"], ctx.runs)["portal_query"]
     restarted = Row(
         "memory at rest (RSS)",
         "portal_query after a restart from its snapshot",
