@@ -27,10 +27,11 @@ browser:
 run: $(STAMP) broker
 	$(BIN)/portalctl run
 
-# Every suite on one copy of each service, then the whole end-to-end suite again on two.
+# Every suite on one copy of each service, then the whole end-to-end suite again on two,
+# whose portal_query copies load in a child process however small the store.
 test: $(STAMP) broker browser lint
 	$(BIN)/python -m pytest
-	PORTAL_REPLICAS=2 $(BIN)/python -m pytest tests/e2e
+	PORTAL_REPLICAS=2 PORTAL_LOAD_APART_FROM=0 $(BIN)/python -m pytest tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

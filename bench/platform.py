@@ -354,6 +354,8 @@ def memory_rows(platform: Platform, samples: int, corpus: Corpus, size: str) -> 
         Stat.of(portal),
         {"before": Stat.of([PORTAL_QUERY_RSS_BEFORE])} if size == "medium" else {},
         higher_is_better=False,
+        note="after its first start, which folded the whole store (in a child process: "
+        "PORTAL_LOAD_APART_FROM)",
     )
     rows.append(check(whole, whole.platform.median <= PORTAL_QUERY_RSS_TARGET, "at most 250 MiB"))
     tickets = len(corpus.tickets)
@@ -407,7 +409,7 @@ def start_rows(ctx: Context, platform: Platform) -> list[Row]:
         Stat.of(after),
         higher_is_better=False,
         note="how every later start of a copy serves; the row above is the first start, "
-        "which folded the whole store itself",
+        "which loaded the whole store in a child process",
     )
     return [
         *rows,

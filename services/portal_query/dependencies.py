@@ -10,7 +10,9 @@ writer lease commits (documents and checkpoint), the others apply in memory only
 writer also reloads when the revision moved under it (``portalctl parked --retry``); a
 copy that takes the lease over (its holder died) reloads once, to commit from the stored
 revision. Loading
-yields to the hub between batches, so queries keep being answered meanwhile.
+yields to the hub between batches, so queries keep being answered meanwhile; a load of a
+large store runs in a child process instead (:mod:`load_apart`), so that this process keeps
+only what it serves, not the holes the load leaves among it.
 
 What it serves goes to a local snapshot file (:mod:`snapshot`) every
 ``PORTAL_SNAPSHOT_INTERVAL`` seconds while it changes (pickled in a native thread while the
@@ -44,13 +46,14 @@ import eventlet
 from eventlet import tpool
 from eventlet.event import Event
 from eventlet.queue import Empty, Full, LightQueue
+from greenlet import GreenletExit
 from nameko.extensions import DependencyProvider
 
 from kernel.config import partition_count
 from kernel.errors import PROJECTION_LOADING, ServiceUnavailable
 from kernel.eventstore import open_event_store
 from kernel.logging import get_logger
-from services.portal_query import snapshot
+from services.portal_query import load_apart, snapshot
 from services.portal_query.event_handlers import HANDLERS, Handler
 from services.portal_query.partition import PartitionFilter
 from services.portal_query.projector import Projector, without_cyclic_gc
@@ -121,6 +124,8 @@ class LiveProjection:
     def stop(self) -> None:
         if self._applier is not None:
             self._applier.kill()
+            with contextlib.suppress(GreenletExit):  # how it ended: it was killed
+                self._applier.wait()  # until a load apart it waited for has stopped too
             self._applier = None
         self._write_snapshot()
         self.store.close()
@@ -296,19 +301,12 @@ class LiveProjection:
             served = self.projector.generation if self.projector else None
             switched = current is None or current.generation != served
             fresh = self._from_snapshot(handlers, committing) if switched else None
+            if fresh is None and load_apart.worth_it(self.config, self.store):
+                fresh = self._load_apart(handlers, committing)
             if fresh is None:
-                fresh = Projector.load(
-                    self.store,
-                    self.storage,
-                    handlers=handlers,
-                    pause=time_slicer(),
-                    with_index=False,
-                    committing=committing,
+                fresh = load_apart.load_whole(
+                    self.store, self.storage, handlers, partition, committing, time_slicer()
                 )
-                if partition is not None:
-                    partition.load(fresh.checkpoint)
-                fresh.catch_up()
-                fresh.build_index()
             elif partition is not None:
                 partition.load(fresh.checkpoint)
         fresh.catch_up()
@@ -323,6 +321,40 @@ class LiveProjection:
         )
         del previous  # (a query still answering from it keeps it until it is done)
         return_free_memory()
+
+    def _load_apart(self, handlers: Mapping[str, Handler], committing: bool) -> Projector:
+        """The current generation, loaded by a child process (:mod:`load_apart`). When it
+        is exactly what storage holds (this copy writes), the file it handed over is also
+        the snapshot for the next start."""
+        handed_over = self.snapshot_path.with_name(f"{self.snapshot_path.name}.{self.holder}")
+        found = load_apart.load(
+            self.config,
+            committing,
+            handed_over,
+            self.snapshot_source,
+            self._hold_lease,
+            eventlet.sleep,
+        )
+        if self.storage.current() == found.state:
+            handed_over.replace(self.snapshot_path)
+            self._snapshot_at = (
+                found.state.generation,
+                found.state.revision,
+                found.state.checkpoint,
+            )
+        else:
+            handed_over.unlink(missing_ok=True)
+        return Projector(
+            self.store,
+            self.storage,
+            found.state,
+            found.model,
+            found.parked,
+            handlers=handlers,
+            pause=time_slicer(),
+            index=found.index,
+            committing=committing,
+        )
 
     def _from_snapshot(
         self, handlers: Mapping[str, Handler] | None = None, committing: bool = True

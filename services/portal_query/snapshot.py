@@ -25,7 +25,7 @@ import io
 import json
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,21 +142,44 @@ def read(
     """The snapshot at ``path`` if it is of ``source`` and may stand for ``current`` (which
     has ``parked_now`` parked events), else ``None``. Its state is its own checkpoint at
     the current revision: the caller folds the store's events after that checkpoint."""
-    if current is None or not path.exists():
+    if current is None:
+        return None
+    found = _read(path, source, lambda header: _stands_for(header, source, current, parked_now))
+    if found is None:
+        return None
+    header, (model, index, parked) = found
+    state = GenerationState(current.generation, header["checkpoint"], current.revision)
+    return Snapshot(model, index, parked, state)
+
+
+def read_handed_over(path: Path, source: str) -> Snapshot | None:
+    """What a load in another process (:mod:`load_apart`) wrote to ``path`` for this one,
+    at the state it reached there (which storage may not hold: a copy that does not write
+    folds ahead of it); ``None`` when ``path`` holds no such file."""
+    found = _read(path, source, lambda header: header.get("format") == FORMAT)
+    if found is None:
+        return None
+    header, (model, index, parked) = found
+    state = GenerationState(header["generation"], header["checkpoint"], header["revision"])
+    return Snapshot(model, index, parked, state)
+
+
+def _read(path: Path, source: str, usable: Callable[[dict], bool]) -> tuple[dict, tuple] | None:
+    """The header and unpickled body of the file at ``path``, if it is of ``source``, the
+    header is ``usable`` and the body has the digest the header names."""
+    if not path.exists():
         return None
     with path.open("rb") as file:
         try:
             header = json.loads(file.readline())
         except ValueError:
             return None
-        if not _stands_for(header, source, current, parked_now):
+        if header.get("source") != source or not usable(header):
             return None
         body = file.read()
     if hashlib.sha256(body).hexdigest() != header.get("sha256"):
         return None
-    model, index, parked = _Unpickler(io.BytesIO(body)).load()
-    state = GenerationState(current.generation, header["checkpoint"], current.revision)
-    return Snapshot(model, index, parked, state)
+    return header, _Unpickler(io.BytesIO(body)).load()
 
 
 def _stands_for(header: dict, source: str, current: GenerationState, parked_now: int) -> bool:
