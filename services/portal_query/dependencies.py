@@ -326,7 +326,8 @@ class LiveProjection:
         """The current generation, loaded by a child process (:mod:`load_apart`). When it
         is exactly what storage holds (this copy writes), the file it handed over is also
         the snapshot for the next start."""
-        handed_over = self.snapshot_path.with_name(f"{self.snapshot_path.name}.{self.holder}")
+        load_apart.remove_stale_hand_overs(self.snapshot_path)
+        handed_over = load_apart.hand_over_path(self.snapshot_path, self.holder)
         found = load_apart.load(
             self.config,
             committing,

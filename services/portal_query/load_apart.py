@@ -19,8 +19,10 @@ when the parent is gone, so a killed copy leaves no load running behind it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -47,6 +49,8 @@ log = get_logger("services.portal_query.load_apart")  # its name also when run a
 DEFAULT_FROM = 100_000  # store events; below that, a load's leftovers are a few MiB
 POLL_SECONDS = 0.25  # how often the service looks at the child (and renews its lease)
 STOP_SECONDS = 5.0  # how long a child may take to stop before it is killed
+STALE_SECONDS = 600.0  # a hand-over file untouched this long was left by a killed copy
+HAND_OVER_NAME = re.compile(r"[0-9a-f]{32}(\.partial)?")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -84,6 +88,24 @@ def worth_it(config: Mapping[str, Any], store: EventStore) -> bool:
     value = config.get("PORTAL_LOAD_APART_FROM")
     threshold = DEFAULT_FROM if value in (None, "") else int(value)
     return store.head_position() >= threshold
+
+
+def hand_over_path(snapshot_path: Path, holder: str) -> Path:
+    """Where the load of the copy ``holder`` (a hex id) hands its result over: beside the
+    snapshot, one file per copy, since copies of a partition share the data folder."""
+    return snapshot_path.with_name(f"{snapshot_path.name}.{holder}")
+
+
+def remove_stale_hand_overs(snapshot_path: Path, older_than: float = STALE_SECONDS) -> None:
+    """Delete hand-over files (finished or partial) untouched for ``older_than`` seconds:
+    what a copy killed between its child's last write and its own read of the file left.
+    A live hand-over is read, or written to, within seconds."""
+    stale = time.time() - older_than
+    for path in snapshot_path.parent.glob(f"{snapshot_path.name}.*"):
+        if HAND_OVER_NAME.fullmatch(path.name.removeprefix(f"{snapshot_path.name}.")):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < stale:
+                    path.unlink()
 
 
 def load(

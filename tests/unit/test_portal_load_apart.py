@@ -169,3 +169,25 @@ def test_a_service_that_stops_during_the_load_stops_its_child(two_folders):
     assert live.projector is None, "stopped before the load was handed over"
     assert not loading & {p.pid for p in psutil.process_iter() if p.status() != "zombie"}
     assert not list(folder.glob("portal-snapshot*"))
+
+
+def test_hand_over_files_a_killed_copy_left_are_removed_by_the_next_load(two_folders):
+    _, folder = two_folders
+    snapshot_path = folder / snapshot.SNAPSHOT_FILE
+    left = load_apart.hand_over_path(snapshot_path, "a" * 32)
+    half_written = left.with_name(f"{left.name}.partial")
+    in_progress = load_apart.hand_over_path(snapshot_path, "b" * 32)
+    unrelated = folder / f"{snapshot.SNAPSHOT_FILE}.notes"
+    for path in (left, half_written, in_progress, unrelated):
+        path.write_bytes(b"x")
+    an_hour_ago = time.time() - 3600
+    for path in (left, half_written, unrelated):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    live = LiveProjection(config(folder, PORTAL_LOAD_APART_FROM=0))
+    live._reload()
+
+    assert not left.exists() and not half_written.exists()
+    assert in_progress.exists(), "another copy's load of a moment ago is left alone"
+    assert unrelated.exists(), "only hand-over files are removed"
+    live.stop()
