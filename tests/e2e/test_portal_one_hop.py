@@ -17,13 +17,12 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from kernel.config import partition_count
 from kernel.partitions import hashed, service_name
 from portalctl.stack import PROCESSES
-from tests.support.api import Api, api_stack
+from tests.support.api import REVOCATION_BOUND, Api, api_stack
 from tests.support.stack import free_port, stack_config
 from tests.support.waiting import eventually
 
 # Also run on two copies of every service by `make test` (PORTAL_REPLICAS=2).
 
-REVOCATION_BOUND = 1.0  # seconds: the promise to a user who logs out
 ANN_EMAIL = "ann@acme.example"
 
 

@@ -29,6 +29,10 @@ from tests.support.waiting import eventually
 
 OPENAPI = OpenAPI.from_file_path(str(REPOSITORY / "services" / "gateway" / "openapi.yaml"))
 
+# Seconds within which every gateway copy refuses an ended session (the promise to a user
+# who logs out; the copy that ended it refuses it at once).
+REVOCATION_BOUND = 1.0
+
 
 @contextlib.contextmanager
 def api_stack_without(root: Path, missing: str, **env: str) -> Iterator[tuple[Stack, Api]]:
