@@ -1,12 +1,13 @@
-"""A read that reaches a copy still loading its projection is asked again; any other
-"unavailable" (a position not reached in time, a broker gone) is not."""
+"""A read that reaches a copy still loading its projection is asked again, within a bound;
+any other "unavailable" (a position not reached in time, a broker gone) is not."""
 
 from __future__ import annotations
 
 import pytest
 
+from kernel import read_side
 from kernel.errors import PROJECTION_LOADING, ServiceUnavailable
-from kernel.read_side import READ_ATTEMPTS, RetriedReads
+from kernel.read_side import READ_ATTEMPTS, READ_RETRY_PAUSE, RetriedReads
 
 
 class Copies:
@@ -34,11 +35,16 @@ def test_a_loading_copy_is_passed_over_for_one_that_serves():
     assert copies.calls == 3
 
 
-def test_every_copy_loading_is_still_unavailable_after_the_bounded_attempts():
+def test_every_copy_loading_is_still_unavailable_after_a_bounded_wait(monkeypatch):
+    pauses: list[float] = []
+    monkeypatch.setattr(read_side.eventlet, "sleep", pauses.append)
     copies = Copies(*[loading() for _ in range(READ_ATTEMPTS + 1)])
     with pytest.raises(ServiceUnavailable):
         RetriedReads(copies).portal_me("ann")
     assert copies.calls == READ_ATTEMPTS
+    # Pauses that double, so a load of a second or so is waited for, within 1.6 s in all.
+    assert pauses == [READ_RETRY_PAUSE * 2**n for n in range(READ_ATTEMPTS - 1)]
+    assert 1.0 < sum(pauses) <= 1.6
 
 
 def test_a_position_not_reached_in_time_is_not_asked_again():
