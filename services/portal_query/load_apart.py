@@ -31,11 +31,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kernel.config import partition_count
 from kernel.eventstore import EventStore, open_event_store
 from kernel.logging import configure_logging, get_logger
 from services.portal_query import snapshot
 from services.portal_query.event_handlers import HANDLERS, Handler
+from services.portal_query.ops import partition_of
 from services.portal_query.partition import PartitionFilter
 from services.portal_query.projector import Projector, without_cyclic_gc
 from services.portal_query.storage import (
@@ -188,11 +188,8 @@ def main() -> None:
     store, storage = open_event_store(config), open_projection_storage(config)
     started = time.perf_counter()
     try:
-        partition = None
-        handlers: Mapping[str, Handler] = HANDLERS
-        if partition_count(config) > 1:
-            partition = PartitionFilter.of(config, store, HANDLERS)
-            handlers = partition.handlers()
+        partition = partition_of(config, store)
+        handlers = partition.handlers() if partition is not None else HANDLERS
         with without_cyclic_gc():
             projector = load_whole(
                 store,
@@ -203,9 +200,7 @@ def main() -> None:
                 watching(request["parent"]),
             )
         state = GenerationState(projector.generation, projector.checkpoint, projector.revision)
-        taken = snapshot.Snapshot(
-            projector.model, projector.index, list(projector.parked.values()), state
-        )
+        taken = snapshot.Snapshot.of(projector, state)
         snapshot.write(Path(request["path"]), request["source"], taken)
     finally:
         store.close()

@@ -144,7 +144,7 @@ def read(
     the current revision: the caller folds the store's events after that checkpoint."""
     if current is None:
         return None
-    found = _read(path, source, lambda header: _stands_for(header, source, current, parked_now))
+    found = _read(path, source, lambda header: _stands_for(header, current, parked_now))
     if found is None:
         return None
     header, (model, index, parked) = found
@@ -182,13 +182,10 @@ def _read(path: Path, source: str, usable: Callable[[dict], bool]) -> tuple[dict
     return header, _Unpickler(io.BytesIO(body)).load()
 
 
-def _stands_for(header: dict, source: str, current: GenerationState, parked_now: int) -> bool:
-    same = (header.get("format"), header.get("source"), header.get("generation")) == (
-        FORMAT,
-        source,
-        current.generation,
-    )
-    if not same:
+def _stands_for(header: dict, current: GenerationState, parked_now: int) -> bool:
+    """Whether a snapshot of this projection (``_read`` checked its source) with ``header``
+    may stand for ``current``."""
+    if (header.get("format"), header.get("generation")) != (FORMAT, current.generation):
         return False
     revision, checkpoint = header.get("revision", -1), header.get("checkpoint", -1)
     if (revision, checkpoint) == (current.revision, current.checkpoint):

@@ -52,7 +52,8 @@ def served_total(api, token: str) -> int | None:
     answer = api.call("GET", "/api/portal/tickets", session=token)
     if answer.status_code == 503 and answer.json()["error"]["fields"] == {"projection": "loading"}:
         return None
-    return table(api, token)["total"]
+    assert answer.status_code == 200, answer.text
+    return answer.json()["total"]
 
 
 def held(stack, company: str) -> list[int]:
